@@ -9,5 +9,9 @@
 //! **Invariant:** nothing here knows a CI provider, speaks HTTP, or reads an
 //! environment variable.
 
+pub mod junit;
+pub mod merge;
 pub mod metadata;
 pub mod model;
+mod spool;
+pub mod summary;

@@ -1,0 +1,846 @@
+//! A streaming JUnit reader that hands out one [`TestCase`] at a time.
+//!
+//! JUnit XML has no specification, only dialects: pytest, jest-junit, Surefire, Gradle,
+//! go-junit-report, nextest, PHPUnit, xunit.net, NUnit, karma, Playwright, ctest, bazel
+//! and Ant all differ in where they put names, times, output and retries. This reader
+//! accepts all of them and keeps memory flat: it never builds a tree, and holds at most
+//! one test case (plus the current event) at a time.
+//!
+//! It refuses, with a located error, anything that is not well-formed XML or not JUnit,
+//! and it never expands entities declared in a DTD (so an entity-expansion bomb is an
+//! error, not an out-of-memory kill).
+
+use std::borrow::Cow;
+use std::fmt;
+use std::io::{self, BufRead, Read};
+
+use quick_xml::events::{BytesRef, BytesStart, Event};
+
+use super::{file_from_stack_trace, parse_time};
+use crate::model::{Detail, Outcome, OutcomeField, Rerun, TestCase};
+
+/// Size limits that keep one hostile file from taking all the memory.
+#[derive(Clone, Copy, Debug)]
+pub struct ReadLimits {
+    /// Longest start tag (element name plus attributes), in bytes.
+    pub max_tag_bytes: usize,
+    /// Longest run of text or CDATA read in one piece, in bytes.
+    pub max_text_bytes: usize,
+    /// Longest value kept for one field (message, stack trace, output); the rest is
+    /// read and dropped, and the kept part ends with a note saying so.
+    pub max_field_bytes: usize,
+}
+
+impl Default for ReadLimits {
+    fn default() -> Self {
+        ReadLimits {
+            max_tag_bytes: 16 << 20,
+            max_text_bytes: 256 << 20,
+            max_field_bytes: 4 << 20,
+        }
+    }
+}
+
+/// Where in a source something happened. Lines and columns are 1-based; the column
+/// counts bytes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Location {
+    /// The file (or bundle entry) as the user named it.
+    pub source: String,
+    pub line: u64,
+    pub column: u64,
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}", self.source, self.line, self.column)
+    }
+}
+
+/// A JUnit file that could not be read, and where.
+#[derive(Debug, thiserror::Error)]
+#[error("{location}: {kind}")]
+pub struct ReadError {
+    pub location: Location,
+    pub kind: ReadErrorKind,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReadErrorKind {
+    #[error("cannot read the file: {0}")]
+    Io(#[source] io::Error),
+    #[error("the file is empty")]
+    Empty,
+    #[error("not a JUnit file: the root element is <{0}>, expected <testsuites> or <testsuite>")]
+    NotJunit(String),
+    #[error("not a JUnit file: it holds no XML element")]
+    NoRoot,
+    #[error("malformed XML: {0}")]
+    Malformed(String),
+    #[error("unexpected end of file: <{element}> opened at line {line} is not closed")]
+    Truncated { element: String, line: u64 },
+    #[error("text that is not valid UTF-8")]
+    NotUtf8,
+    #[error(
+        "entity `&{0};` is not defined (dtf expands only the five predefined XML entities and character references, never entities declared in a DTD)"
+    )]
+    UndefinedEntity(String),
+    #[error("{what} is longer than the limit of {limit} bytes")]
+    TooLarge { what: &'static str, limit: usize },
+}
+
+impl ReadErrorKind {
+    fn from_xml(e: quick_xml::Error) -> ReadErrorKind {
+        use quick_xml::Error as X;
+        match e {
+            X::Io(io) => match io.get_ref().and_then(|i| i.downcast_ref::<LimitHit>()) {
+                Some(hit) => ReadErrorKind::TooLarge {
+                    what: hit.what,
+                    limit: hit.limit,
+                },
+                None => ReadErrorKind::Io(io::Error::new(io.kind(), io.to_string())),
+            },
+            X::Encoding(_) => ReadErrorKind::NotUtf8,
+            X::Escape(quick_xml::escape::EscapeError::UnrecognizedEntity(_, name)) => {
+                ReadErrorKind::UndefinedEntity(name)
+            }
+            other => ReadErrorKind::Malformed(other.to_string()),
+        }
+    }
+}
+
+/// Raised from inside [`Limited`] through quick-xml as an I/O error.
+#[derive(Debug)]
+struct LimitHit {
+    what: &'static str,
+    limit: usize,
+}
+
+impl fmt::Display for LimitHit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} is longer than {} bytes", self.what, self.limit)
+    }
+}
+
+impl std::error::Error for LimitHit {}
+
+/// Wraps the input to bound how much quick-xml may buffer for one event, and to count
+/// lines as bytes go by (so every event and error has a line and column).
+///
+/// quick-xml reads an event by consuming the input up to its end, so the bytes consumed
+/// since the event began are exactly what it is buffering.
+struct Limited<R> {
+    inner: R,
+    limits: ReadLimits,
+    /// Bytes consumed since [`Limited::start_event`].
+    in_event: usize,
+    /// The limit for the event under way, fixed by its first byte.
+    event_limit: Option<(usize, &'static str)>,
+    /// Total bytes consumed, newlines among them, and the offset just past the last one.
+    offset: u64,
+    newlines: u64,
+    line_start: u64,
+}
+
+impl<R: BufRead> Limited<R> {
+    fn start_event(&mut self) {
+        self.in_event = 0;
+        self.event_limit = None;
+    }
+
+    /// Line and column of an absolute byte offset at or after the last newline seen.
+    /// Offsets before it (rare: errors reported at the start of a long event) get the
+    /// position of the newline-counted prefix, which is still the right line or close.
+    fn locate(&self, offset: u64) -> (u64, u64) {
+        if offset >= self.line_start {
+            (self.newlines + 1, offset - self.line_start + 1)
+        } else {
+            (self.newlines + 1, 1)
+        }
+    }
+}
+
+impl<R: BufRead> Read for Limited<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let available = self.fill_buf()?;
+        let n = available.len().min(buf.len());
+        buf[..n].copy_from_slice(&available[..n]);
+        self.consume(n);
+        Ok(n)
+    }
+}
+
+impl<R: BufRead> BufRead for Limited<R> {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        let buf = self.inner.fill_buf()?;
+        if self.event_limit.is_none() && !buf.is_empty() {
+            self.event_limit = Some(match buf {
+                [b'<', b'!', b'[', ..] => (self.limits.max_text_bytes, "a CDATA section"),
+                [b'<', ..] => (self.limits.max_tag_bytes, "an XML tag"),
+                _ => (self.limits.max_text_bytes, "a text node"),
+            });
+        }
+        if let Some((limit, what)) = self.event_limit
+            && self.in_event > limit
+        {
+            return Err(io::Error::other(LimitHit { what, limit }));
+        }
+        Ok(buf)
+    }
+
+    fn consume(&mut self, amt: usize) {
+        if let Ok(buf) = self.inner.fill_buf() {
+            let taken = &buf[..amt.min(buf.len())];
+            let mut count = 0u64;
+            let mut last = None;
+            for (i, &b) in taken.iter().enumerate() {
+                if b == b'\n' {
+                    count += 1;
+                    last = Some(i);
+                }
+            }
+            if let Some(i) = last {
+                self.newlines += count;
+                self.line_start = self.offset + i as u64 + 1;
+            }
+        }
+        self.offset += amt as u64;
+        self.in_event += amt;
+        self.inner.consume(amt);
+    }
+}
+
+/// What the reader is collecting text for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Capture {
+    None,
+    /// Text of the result element with this index into `results`.
+    Result(usize),
+    /// Text of a child element (`stackTrace`, `system-out`, `system-err`) of a rerun.
+    RerunDetails(usize),
+    RerunStdout(usize),
+    RerunStderr(usize),
+    Stdout,
+    Stderr,
+    /// Text of a `<property>` without a `value` attribute.
+    Property(usize),
+}
+
+/// One result element (`failure`, `error`, `skipped`) seen inside a test case.
+#[derive(Debug)]
+struct ResultElement {
+    outcome: Outcome,
+    detail: Detail,
+}
+
+/// The test case under construction.
+#[derive(Debug, Default)]
+struct Pending {
+    case: TestCase,
+    results: Vec<ResultElement>,
+    /// Depth of the `<testcase>` element.
+    depth: usize,
+    /// An Ant/ctest style `status` attribute, used when no result element says more.
+    status_attr: Option<Outcome>,
+}
+
+/// Reads test cases from one JUnit document, one at a time.
+///
+/// ```
+/// use dtf_core::junit::JunitReader;
+/// let xml = br#"<testsuite name="s"><testcase classname="a.B" name="t" time="0.5"/></testsuite>"#;
+/// let mut reader = JunitReader::new(&xml[..], "example.xml");
+/// let case = reader.next_case().unwrap().unwrap();
+/// assert_eq!(case.id().as_str(), "a.B::t");
+/// assert!(reader.next_case().unwrap().is_none());
+/// ```
+pub struct JunitReader<R> {
+    xml: quick_xml::Reader<Limited<R>>,
+    source: String,
+    buf: Vec<u8>,
+    /// Names of the open `<testsuite>` elements, with the depth of each.
+    suites: Vec<(usize, String)>,
+    /// Open elements, with the line each opened on (for truncation errors).
+    open: Vec<(Box<str>, u64)>,
+    pending: Option<Pending>,
+    capture: Capture,
+    text: String,
+    /// Whether `text` hit the field limit.
+    text_clipped: usize,
+    seen_root: bool,
+    seen_any_byte: bool,
+    done: bool,
+    cases: u64,
+}
+
+impl<R: BufRead> JunitReader<R> {
+    pub fn new(input: R, source: impl Into<String>) -> Self {
+        Self::with_limits(input, source, ReadLimits::default())
+    }
+
+    pub fn with_limits(input: R, source: impl Into<String>, limits: ReadLimits) -> Self {
+        let limited = Limited {
+            inner: input,
+            limits,
+            in_event: 0,
+            event_limit: None,
+            offset: 0,
+            newlines: 0,
+            line_start: 0,
+        };
+        let mut xml = quick_xml::Reader::from_reader(limited);
+        let config = xml.config_mut();
+        config.trim_text(false);
+        config.check_end_names = true;
+        config.expand_empty_elements = false;
+        JunitReader {
+            xml,
+            source: source.into(),
+            buf: Vec::with_capacity(4096),
+            suites: Vec::new(),
+            open: Vec::new(),
+            pending: None,
+            capture: Capture::None,
+            text: String::new(),
+            text_clipped: 0,
+            seen_root: false,
+            seen_any_byte: false,
+            done: false,
+            cases: 0,
+        }
+    }
+
+    /// The name this reader reports in errors.
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
+    /// How many `<testcase>` elements have been handed out so far.
+    pub fn cases_read(&self) -> u64 {
+        self.cases
+    }
+
+    /// Bytes consumed so far.
+    pub fn bytes_read(&self) -> u64 {
+        self.xml.get_ref().offset
+    }
+
+    fn limits(&self) -> ReadLimits {
+        self.xml.get_ref().limits
+    }
+
+    fn error_at(&self, offset: u64, kind: ReadErrorKind) -> ReadError {
+        let (line, column) = self.xml.get_ref().locate(offset);
+        ReadError {
+            location: Location {
+                source: self.source.clone(),
+                line,
+                column,
+            },
+            kind,
+        }
+    }
+
+    fn error_here(&self, kind: ReadErrorKind) -> ReadError {
+        self.error_at(self.xml.get_ref().offset, kind)
+    }
+
+    fn current_line(&self) -> u64 {
+        self.xml.get_ref().newlines + 1
+    }
+
+    /// The next test case, `None` at the end of the document.
+    ///
+    /// After an error the reader is finished: it returns `None` from then on.
+    pub fn next_case(&mut self) -> Result<Option<TestCase>, ReadError> {
+        if self.done {
+            return Ok(None);
+        }
+        let result = self.advance();
+        if !matches!(result, Ok(Some(_))) {
+            self.done = true;
+        }
+        result
+    }
+
+    fn advance(&mut self) -> Result<Option<TestCase>, ReadError> {
+        loop {
+            self.buf.clear();
+            self.xml.get_mut().start_event();
+            let event_start = self.xml.get_ref().offset;
+            let event = match self.xml.read_event_into(&mut self.buf) {
+                Ok(e) => e,
+                Err(e) => {
+                    let at = match &e {
+                        quick_xml::Error::Io(_) => self.xml.get_ref().offset,
+                        _ => self.xml.error_position(),
+                    };
+                    let kind = ReadErrorKind::from_xml(e);
+                    return Err(self.error_at(at, kind));
+                }
+            };
+            if event_start > 0 || !matches!(event, Event::Eof) {
+                self.seen_any_byte = true;
+            }
+            // Events borrow `self.buf`; take what we need out of them before calling
+            // methods that need `&mut self`.
+            match event {
+                Event::Start(start) => {
+                    let start = start.into_owned();
+                    if let Some(case) = self.on_start(&start, false)? {
+                        return Ok(Some(case));
+                    }
+                }
+                Event::Empty(start) => {
+                    let start = start.into_owned();
+                    if let Some(case) = self.on_start(&start, true)? {
+                        return Ok(Some(case));
+                    }
+                }
+                Event::End(end) => {
+                    let name = local(end.name().as_ref()).to_vec();
+                    if let Some(case) = self.on_end(&name)? {
+                        return Ok(Some(case));
+                    }
+                }
+                Event::Text(text) => {
+                    if self.capture != Capture::None {
+                        match text.decode() {
+                            Ok(s) => {
+                                let s = s.into_owned();
+                                self.push_text(&s);
+                            }
+                            Err(_) => {
+                                return Err(self.error_at(event_start, ReadErrorKind::NotUtf8));
+                            }
+                        }
+                    } else if !self.seen_root && std::str::from_utf8(&text).is_err() {
+                        return Err(self.error_at(event_start, ReadErrorKind::NotUtf8));
+                    }
+                }
+                Event::CData(data) => {
+                    if self.capture != Capture::None {
+                        match std::str::from_utf8(&data) {
+                            Ok(s) => {
+                                let s = s.to_owned();
+                                self.push_text(&s);
+                            }
+                            Err(_) => {
+                                return Err(self.error_at(event_start, ReadErrorKind::NotUtf8));
+                            }
+                        }
+                    }
+                }
+                Event::GeneralRef(r) => {
+                    let resolved = resolve_ref(&r).map_err(|k| self.error_at(event_start, k))?;
+                    if self.capture != Capture::None {
+                        self.push_text(&resolved);
+                    }
+                }
+                Event::Eof => {
+                    if let Some((element, line)) = self.open.last() {
+                        let kind = ReadErrorKind::Truncated {
+                            element: element.to_string(),
+                            line: *line,
+                        };
+                        return Err(self.error_here(kind));
+                    }
+                    if !self.seen_root {
+                        let kind = if self.seen_any_byte {
+                            ReadErrorKind::NoRoot
+                        } else {
+                            ReadErrorKind::Empty
+                        };
+                        return Err(self.error_here(kind));
+                    }
+                    return Ok(None);
+                }
+                Event::Decl(_) | Event::PI(_) | Event::DocType(_) | Event::Comment(_) => {}
+            }
+        }
+    }
+
+    fn push_text(&mut self, s: &str) {
+        let max = self.limits().max_field_bytes;
+        let room = max.saturating_sub(self.text.len());
+        if s.len() <= room {
+            self.text.push_str(s);
+        } else {
+            let mut cut = room;
+            while cut > 0 && !s.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            self.text.push_str(&s[..cut]);
+            self.text_clipped += s.len() - cut;
+        }
+    }
+
+    fn take_text(&mut self) -> Option<String> {
+        let mut text = std::mem::take(&mut self.text);
+        if self.text_clipped > 0 {
+            text.push_str(&format!(
+                "\n[dtf: {} more bytes not kept]",
+                self.text_clipped
+            ));
+            self.text_clipped = 0;
+        }
+        if text.trim().is_empty() {
+            None
+        } else {
+            Some(text)
+        }
+    }
+
+    fn attr_error(&self, e: quick_xml::events::attributes::AttrError) -> ReadError {
+        self.error_here(ReadErrorKind::Malformed(e.to_string()))
+    }
+
+    /// Every attribute of a start tag, unescaped, keyed by local name.
+    fn attributes(&self, start: &BytesStart<'_>) -> Result<Vec<(Vec<u8>, String)>, ReadError> {
+        let mut out = Vec::new();
+        for attr in start.attributes() {
+            let attr = attr.map_err(|e| self.attr_error(e))?;
+            let value = attr
+                .unescape_value()
+                .map_err(|e| self.error_here(ReadErrorKind::from_xml(e)))?;
+            out.push((local(attr.key.as_ref()).to_vec(), value.into_owned()));
+        }
+        Ok(out)
+    }
+
+    fn on_start(
+        &mut self,
+        start: &BytesStart<'_>,
+        empty: bool,
+    ) -> Result<Option<TestCase>, ReadError> {
+        let name = local(start.name().as_ref()).to_vec();
+        let depth = self.open.len();
+        if !self.seen_root {
+            if name != b"testsuites" && name != b"testsuite" {
+                let root = String::from_utf8_lossy(&name).into_owned();
+                return Err(self.error_here(ReadErrorKind::NotJunit(root)));
+            }
+            self.seen_root = true;
+        }
+        if !empty {
+            let line = self.current_line();
+            self.open
+                .push((String::from_utf8_lossy(&name).into(), line));
+        }
+
+        if self.pending.is_none() {
+            match name.as_slice() {
+                b"testsuite" => {
+                    let attrs = self.attributes(start)?;
+                    let suite_name = attr(&attrs, b"name").unwrap_or_default().to_owned();
+                    if !empty {
+                        self.suites.push((depth, suite_name));
+                    }
+                }
+                b"testcase" => {
+                    let attrs = self.attributes(start)?;
+                    let pending = self.new_case(&attrs, depth);
+                    if empty {
+                        return Ok(Some(self.finish(pending)));
+                    }
+                    self.pending = Some(pending);
+                }
+                _ => {}
+            }
+            return Ok(None);
+        }
+
+        // Inside a test case.
+        let case_depth = self.pending.as_ref().map_or(0, |p| p.depth);
+        let child_of_case = depth == case_depth + 1;
+        let rerun_index = self
+            .pending
+            .as_ref()
+            .and_then(|p| p.case.reruns.len().checked_sub(1));
+        match name.as_slice() {
+            b"failure" | b"error" | b"skipped" if child_of_case => {
+                let attrs = self.attributes(start)?;
+                let outcome = match name.as_slice() {
+                    b"failure" => Outcome::Failed,
+                    b"error" => Outcome::Errored,
+                    _ => Outcome::Skipped,
+                };
+                let detail = Detail {
+                    message: attr(&attrs, b"message")
+                        .filter(|m| !m.is_empty())
+                        .map(str::to_owned),
+                    failure_type: attr(&attrs, b"type")
+                        .filter(|t| !t.is_empty())
+                        .map(str::to_owned),
+                    details: None,
+                };
+                if let Some(p) = self.pending.as_mut() {
+                    p.results.push(ResultElement { outcome, detail });
+                    if !empty {
+                        self.capture = Capture::Result(p.results.len() - 1);
+                    }
+                }
+            }
+            b"flakyFailure" | b"flakyError" | b"rerunFailure" | b"rerunError" if child_of_case => {
+                let attrs = self.attributes(start)?;
+                let outcome = if name.ends_with(b"Failure") {
+                    Outcome::Failed
+                } else {
+                    Outcome::Errored
+                };
+                let rerun = Rerun {
+                    outcome,
+                    detail: Detail {
+                        message: attr(&attrs, b"message")
+                            .filter(|m| !m.is_empty())
+                            .map(str::to_owned),
+                        failure_type: attr(&attrs, b"type")
+                            .filter(|t| !t.is_empty())
+                            .map(str::to_owned),
+                        details: None,
+                    },
+                    stdout: None,
+                    stderr: None,
+                    duration: attr(&attrs, b"time").and_then(parse_time),
+                };
+                if let Some(p) = self.pending.as_mut() {
+                    p.case.reruns.push(rerun);
+                    if !empty {
+                        // Older Surefire puts the stack trace directly in the element.
+                        self.capture = Capture::RerunDetails(p.case.reruns.len() - 1);
+                    }
+                }
+            }
+            b"stackTrace" if rerun_index.is_some() && depth == case_depth + 2 => {
+                self.text.clear();
+                self.capture = Capture::RerunDetails(rerun_index.unwrap_or(0));
+            }
+            b"system-out" | b"system-err" if depth == case_depth + 2 && rerun_index.is_some() => {
+                self.text.clear();
+                let i = rerun_index.unwrap_or(0);
+                self.capture = if name == b"system-out" {
+                    Capture::RerunStdout(i)
+                } else {
+                    Capture::RerunStderr(i)
+                };
+            }
+            b"system-out" if child_of_case && !empty => {
+                self.text.clear();
+                self.capture = Capture::Stdout;
+            }
+            b"system-err" if child_of_case && !empty => {
+                self.text.clear();
+                self.capture = Capture::Stderr;
+            }
+            b"property" => {
+                let attrs = self.attributes(start)?;
+                let key = attr(&attrs, b"name").unwrap_or_default().to_owned();
+                let value = attr(&attrs, b"value").map(str::to_owned);
+                if let Some(p) = self.pending.as_mut() {
+                    let has_value = value.is_some();
+                    p.case.properties.push((key, value.unwrap_or_default()));
+                    if !empty && !has_value {
+                        self.text.clear();
+                        self.capture = Capture::Property(p.case.properties.len() - 1);
+                    }
+                }
+            }
+            _ => {}
+        }
+        Ok(None)
+    }
+
+    fn on_end(&mut self, name: &[u8]) -> Result<Option<TestCase>, ReadError> {
+        // quick-xml checks that end names match, so the top of `open` is this element.
+        self.open.pop();
+        let depth = self.open.len();
+        if let Some(p) = self.pending.as_ref() {
+            if depth == p.depth {
+                self.capture = Capture::None;
+                self.text.clear();
+                if let Some(p) = self.pending.take() {
+                    return Ok(Some(self.finish(p)));
+                }
+            }
+            let capture = std::mem::replace(&mut self.capture, Capture::None);
+            let text = self.take_text();
+            if let Some(p) = self.pending.as_mut() {
+                match capture {
+                    Capture::None => {}
+                    Capture::Result(i) => {
+                        if let Some(r) = p.results.get_mut(i) {
+                            r.detail.details = text;
+                        }
+                    }
+                    Capture::RerunDetails(i) => {
+                        if let (Some(r), Some(t)) = (p.case.reruns.get_mut(i), text) {
+                            r.detail.details = Some(t);
+                        }
+                    }
+                    Capture::RerunStdout(i) => {
+                        if let Some(r) = p.case.reruns.get_mut(i) {
+                            r.stdout = text;
+                        }
+                    }
+                    Capture::RerunStderr(i) => {
+                        if let Some(r) = p.case.reruns.get_mut(i) {
+                            r.stderr = text;
+                        }
+                    }
+                    Capture::Stdout => append(&mut p.case.stdout, text),
+                    Capture::Stderr => append(&mut p.case.stderr, text),
+                    Capture::Property(i) => {
+                        if let (Some(prop), Some(t)) = (p.case.properties.get_mut(i), text) {
+                            prop.1 = t;
+                        }
+                    }
+                }
+            }
+            return Ok(None);
+        }
+        if name == b"testsuite" && self.suites.last().is_some_and(|(d, _)| *d == depth) {
+            self.suites.pop();
+        }
+        Ok(None)
+    }
+
+    fn new_case(&self, attrs: &[(Vec<u8>, String)], depth: usize) -> Pending {
+        let suite = self
+            .suites
+            .iter()
+            .rev()
+            .map(|(_, n)| n.as_str())
+            .find(|n| !n.is_empty())
+            .unwrap_or_default()
+            .to_owned();
+        let nonempty = |key: &[u8]| {
+            attr(attrs, key)
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .map(str::to_owned)
+        };
+        let file = nonempty(b"file")
+            .or_else(|| nonempty(b"filepath"))
+            .or_else(|| nonempty(b"filename"));
+        let status_attr = attr(attrs, b"status")
+            .or_else(|| attr(attrs, b"result"))
+            .and_then(|s| match s.trim().to_ascii_lowercase().as_str() {
+                "notrun" | "disabled" | "skipped" | "skip" | "ignored" | "pending" => {
+                    Some(Outcome::Skipped)
+                }
+                "fail" | "failed" | "failure" => Some(Outcome::Failed),
+                "error" | "errored" => Some(Outcome::Errored),
+                _ => None,
+            });
+        Pending {
+            case: TestCase {
+                suite,
+                classname: nonempty(b"classname").or_else(|| nonempty(b"class")),
+                name: attr(attrs, b"name").unwrap_or_default().to_owned(),
+                file,
+                line: attr(attrs, b"line").and_then(|l| l.trim().parse().ok()),
+                duration: attr(attrs, b"time")
+                    .or_else(|| attr(attrs, b"duration"))
+                    .and_then(parse_time),
+                ..TestCase::default()
+            },
+            results: Vec::new(),
+            depth,
+            status_attr,
+        }
+    }
+
+    fn finish(&mut self, pending: Pending) -> TestCase {
+        self.cases += 1;
+        let Pending {
+            mut case,
+            results,
+            status_attr,
+            ..
+        } = pending;
+        // The most severe result element decides; among equals, the first.
+        let mut decisive: Option<ResultElement> = None;
+        for r in results {
+            if decisive
+                .as_ref()
+                .is_none_or(|d| r.outcome.severity() > d.outcome.severity())
+            {
+                decisive = Some(r);
+            }
+        }
+        match decisive {
+            Some(r) => {
+                case.outcome = OutcomeField(r.outcome);
+                case.detail = r.detail;
+            }
+            None => case.outcome = OutcomeField(status_attr.unwrap_or(Outcome::Passed)),
+        }
+        if case.file.is_none() || case.line.is_none() {
+            let traces = std::iter::once(case.detail.details.as_deref())
+                .chain(case.reruns.iter().map(|r| r.detail.details.as_deref()))
+                .flatten();
+            for trace in traces {
+                if let Some((file, line)) = file_from_stack_trace(trace, case.file.as_deref()) {
+                    if case.file.is_none() {
+                        case.file = Some(file);
+                    }
+                    if case.line.is_none() {
+                        case.line = line;
+                    }
+                    break;
+                }
+            }
+        }
+        case
+    }
+}
+
+/// Reads every test case of a file into memory; for small inputs and tests.
+pub fn read_all<R: BufRead>(reader: R, source: &str) -> Result<Vec<TestCase>, ReadError> {
+    let mut r = JunitReader::new(reader, source);
+    let mut out = Vec::new();
+    while let Some(case) = r.next_case()? {
+        out.push(case);
+    }
+    Ok(out)
+}
+
+fn append(slot: &mut Option<String>, text: Option<String>) {
+    match (slot.as_mut(), text) {
+        (Some(s), Some(t)) => {
+            s.push('\n');
+            s.push_str(&t);
+        }
+        (None, t) => *slot = t,
+        (Some(_), None) => {}
+    }
+}
+
+fn attr<'a>(attrs: &'a [(Vec<u8>, String)], key: &[u8]) -> Option<&'a str> {
+    attrs
+        .iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.as_str())
+}
+
+/// The local part of a possibly prefixed name (`ns:testcase` → `testcase`).
+fn local(name: &[u8]) -> &[u8] {
+    match name.iter().rposition(|&b| b == b':') {
+        Some(i) => &name[i + 1..],
+        None => name,
+    }
+}
+
+fn resolve_ref(r: &BytesRef<'_>) -> Result<Cow<'static, str>, ReadErrorKind> {
+    if r.is_char_ref() {
+        return match r.resolve_char_ref() {
+            Ok(Some(c)) => Ok(Cow::Owned(c.to_string())),
+            Ok(None) => Err(ReadErrorKind::Malformed("empty character reference".into())),
+            Err(e) => Err(ReadErrorKind::Malformed(e.to_string())),
+        };
+    }
+    let name = std::str::from_utf8(r).map_err(|_| ReadErrorKind::NotUtf8)?;
+    quick_xml::escape::resolve_predefined_entity(name)
+        .map(Cow::Borrowed)
+        .ok_or_else(|| ReadErrorKind::UndefinedEntity(name.to_owned()))
+}
