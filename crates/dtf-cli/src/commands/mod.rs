@@ -1,0 +1,23 @@
+//! One function per command; [`run`] is the `match` from subcommand to function.
+
+mod artifacts;
+mod demo;
+mod merge;
+mod report;
+
+use crate::args::{Cli, Command};
+use crate::{CliError, Finished};
+
+pub fn run(cli: Cli) -> Result<Finished, CliError> {
+    match cli.command {
+        Command::Merge(args) => merge::run(&args, cli.quiet),
+        Command::Report(args) => report::run(&args, cli.quiet),
+        Command::Artifacts(cmd) => artifacts::run(cmd, cli.quiet),
+        Command::Demo(args) => demo::run(&args, cli.quiet),
+    }
+}
+
+/// The version string written into every output.
+pub fn generated_by() -> String {
+    format!("dtf {}", env!("CARGO_PKG_VERSION"))
+}

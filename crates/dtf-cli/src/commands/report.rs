@@ -1,0 +1,225 @@
+//! `dtf report`: merge, then render every report into one folder.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::anyhow;
+use dtf_core::junit::write::clip_into;
+use dtf_core::model::Status;
+use dtf_core::summary::Summary;
+use dtf_report::Templates;
+use dtf_report::data::{InputProblem, ReportData, SuiteRow, TestRow, Totals};
+
+use super::generated_by;
+use super::merge::{Merged, merge_inputs, write_atomically, write_junit, write_summary};
+use crate::args::{ReportArgs, ReportFormat};
+use crate::{CliError, Finished};
+
+/// Longest stack trace or output shown in the HTML and Markdown reports.
+const REPORT_TEXT_BYTES: usize = 16 << 10;
+
+/// The paths written, for the closing message.
+pub struct Written {
+    pub paths: Vec<PathBuf>,
+}
+
+/// Builds what the templates see. Every test is listed up to `max_tests`; past it,
+/// failed, errored and flaky tests are kept and passed and skipped ones are counted.
+pub fn report_data(
+    merged: &Merged,
+    summary: &Summary,
+    title: &str,
+    max_tests: usize,
+) -> Result<ReportData, CliError> {
+    let run = &merged.run;
+    let t = run.totals();
+    let totals = Totals {
+        tests: t.tests,
+        passed: t.passed,
+        failed: t.failed,
+        errored: t.errored,
+        skipped: t.skipped,
+        flaky: t.flaky,
+        cases: t.cases,
+        duration_s: t.duration_s,
+    };
+    let suites = run
+        .suite_totals()
+        .into_iter()
+        .map(|(name, s)| SuiteRow {
+            name: name.to_owned(),
+            tests: s.tests,
+            passed: s.passed,
+            failed: s.failed,
+            errored: s.errored,
+            skipped: s.skipped,
+            flaky: s.flaky,
+            duration_s: s.duration_s,
+        })
+        .collect();
+    let truncated = run.len() > max_tests;
+    let mut tests = Vec::new();
+    let clip = |text: &Option<String>| {
+        text.as_ref().map(|s| {
+            let mut out = String::new();
+            clip_into(&mut out, s, REPORT_TEXT_BYTES);
+            out
+        })
+    };
+    let mut push = |m: &dtf_core::merge::MergedTest<'_>| {
+        let interesting = matches!(m.status, Status::Failed | Status::Errored | Status::Flaky);
+        let detail = if m.status == Status::Flaky {
+            m.case
+                .reruns
+                .last()
+                .map(|r| &r.detail)
+                .unwrap_or(&m.case.detail)
+        } else {
+            &m.case.detail
+        };
+        tests.push(TestRow {
+            id: m.id.to_string(),
+            suite: m.suite.to_owned(),
+            classname: m.case.classname.clone(),
+            name: m.case.name.clone(),
+            file: m.case.file.clone(),
+            line: m.case.line,
+            status: m.status,
+            duration_s: m.case.duration,
+            attempts: m.attempts,
+            message: detail.message.clone(),
+            failure_type: detail.failure_type.clone(),
+            details: if interesting {
+                clip(&detail.details)
+            } else {
+                None
+            },
+            stdout: if interesting {
+                clip(&m.case.stdout)
+            } else {
+                None
+            },
+            stderr: if interesting {
+                clip(&m.case.stderr)
+            } else {
+                None
+            },
+        });
+    };
+    let read_back =
+        |e: std::io::Error| CliError::Output(anyhow!(e).context("reading back the merged results"));
+    if truncated {
+        let important = run.with_status(&[Status::Failed, Status::Errored, Status::Flaky]);
+        let room = max_tests.saturating_sub(important.len());
+        let mut rest = run.with_status(&[Status::Passed, Status::Skipped]);
+        rest.truncate(room);
+        run.visit_entries(&important, |m| {
+            push(m);
+            Ok(())
+        })
+        .map_err(read_back)?;
+        run.visit_entries(&rest, |m| {
+            push(m);
+            Ok(())
+        })
+        .map_err(read_back)?;
+    } else {
+        run.visit(|m| {
+            push(m);
+            Ok(())
+        })
+        .map_err(read_back)?;
+    }
+    let unreadable = summary
+        .inputs
+        .iter()
+        .filter_map(|i| {
+            i.error.as_ref().map(|e| InputProblem {
+                path: i.source.clone(),
+                error: e.clone(),
+            })
+        })
+        .collect();
+    Ok(ReportData {
+        title: title.to_owned(),
+        generated_by: generated_by(),
+        build: Some(merged.build.clone()),
+        totals,
+        suites,
+        tests,
+        unreadable,
+        truncated,
+    })
+}
+
+/// Renders and writes the chosen formats into `out_dir`.
+pub fn write_reports(
+    merged: &Merged,
+    out_dir: &Path,
+    formats: &[ReportFormat],
+    template_dir: Option<&Path>,
+    title: &str,
+    max_html_tests: usize,
+    limits: dtf_core::junit::write::WriteLimits,
+) -> Result<Written, CliError> {
+    let mut written = Vec::new();
+    let summary = merged.summary()?;
+    let templates = Templates::new(template_dir).map_err(|e| CliError::BadInput(anyhow!(e)))?;
+    let needs_data = formats
+        .iter()
+        .any(|f| matches!(f, ReportFormat::Md | ReportFormat::Html));
+    let data = if needs_data {
+        Some(report_data(merged, &summary, title, max_html_tests)?)
+    } else {
+        None
+    };
+    for format in formats {
+        let path = out_dir.join(match format {
+            ReportFormat::Md => "summary.md",
+            ReportFormat::Html => "report.html",
+            ReportFormat::Junit => "junit.xml",
+            ReportFormat::Json => "summary.json",
+        });
+        match (format, &data) {
+            (ReportFormat::Md, Some(data)) => {
+                let text = templates
+                    .render_markdown(data)
+                    .map_err(|e| CliError::BadInput(anyhow!(e)))?;
+                write_atomically(&path, |out| out.write_all(text.as_bytes()))?;
+            }
+            (ReportFormat::Html, Some(data)) => {
+                let text = templates
+                    .render_html(data)
+                    .map_err(|e| CliError::BadInput(anyhow!(e)))?;
+                write_atomically(&path, |out| out.write_all(text.as_bytes()))?;
+            }
+            (ReportFormat::Junit, _) => write_junit(merged, &path, limits)?,
+            (ReportFormat::Json, _) => write_summary(&summary, &path)?,
+            _ => continue,
+        }
+        written.push(path);
+    }
+    Ok(Written { paths: written })
+}
+
+pub fn run(args: &ReportArgs, quiet: bool) -> Result<Finished, CliError> {
+    let merged = merge_inputs(&args.common, quiet)?;
+    let written = write_reports(
+        &merged,
+        &args.out_dir,
+        &args.format,
+        args.template_dir.as_deref(),
+        &args.title,
+        args.max_html_tests,
+        Merged::write_limits(&args.common),
+    )?;
+    if !quiet {
+        eprintln!("{}", super::merge::headline(&merged));
+        for p in &written.paths {
+            eprintln!("  wrote {}", p.display());
+        }
+        for (what, why) in &merged.problems {
+            eprintln!("  not merged: {what}: {why}");
+        }
+    }
+    Ok(merged.finished(args.common.fail_on_failures))
+}
