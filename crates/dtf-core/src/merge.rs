@@ -138,7 +138,8 @@ struct Attempt {
     /// Earlier failed attempts recorded inside the same element (Surefire reruns);
     /// their outcomes are all failures.
     reruns: u16,
-    duration: f32,
+    /// Seconds of the element's own attempt; negative when unknown.
+    duration: f64,
     /// Index of the next attempt of the same test in `MergedRun::more`, or `NONE`.
     next: u32,
 }
@@ -150,7 +151,10 @@ struct Entry {
     suite: u32,
     first: Attempt,
     last: u32,
+    /// Attempts, reruns inside one element included.
     attempts: u32,
+    /// `<testcase>` elements.
+    elements: u32,
     status: Status,
 }
 
@@ -162,7 +166,9 @@ struct Header {
     record: RecordRef,
     outcome: Outcome,
     reruns: u16,
-    duration: f32,
+    duration: f64,
+    /// Seconds of every attempt the element records, reruns included.
+    seconds: f64,
 }
 
 struct FileResult {
@@ -285,7 +291,8 @@ impl MergedRun {
     pub fn totals(&self) -> Totals {
         let mut t = Totals {
             cases: self.cases,
-            duration_s: self.case_seconds,
+            // Sums of thousandths pick up float noise; times are never finer than that.
+            duration_s: (self.case_seconds * 1000.0).round() / 1000.0,
             ..Totals::default()
         };
         for e in &self.entries {
@@ -317,8 +324,10 @@ impl MergedRun {
                 for &m in members {
                     let e = &self.entries[m as usize];
                     t.add(e.status);
-                    t.duration_s += f64::from(self.last_attempt(e).duration.max(0.0));
+                    t.cases += u64::from(e.elements);
+                    t.duration_s += self.last_attempt(e).duration.max(0.0);
                 }
+                t.duration_s = (t.duration_s * 1000.0).round() / 1000.0;
                 (name.as_str(), t)
             })
             .collect()
@@ -341,7 +350,7 @@ impl MergedRun {
             .enumerate()
             .filter_map(|(i, e)| {
                 let d = self.last_attempt(e).duration;
-                (d >= 0.0).then_some((i as u32, f64::from(d)))
+                (d >= 0.0).then_some((i as u32, d))
             })
             .collect();
         let n = n.min(all.len());
@@ -442,7 +451,7 @@ impl MergedRun {
             for &m in members {
                 let e = &self.entries[m as usize];
                 let d = self.last_attempt(e).duration;
-                c.add(written(e), (d >= 0.0).then_some(f64::from(d)));
+                c.add(written(e), (d >= 0.0).then_some(d));
             }
             all.tests += c.tests;
             all.failures += c.failures;
@@ -641,6 +650,7 @@ impl MergedRun {
             .collect();
         for h in headers {
             self.cases += 1;
+            self.case_seconds += h.seconds;
             let attempt = Attempt {
                 record: h.record,
                 outcome: h.outcome,
@@ -659,6 +669,7 @@ impl MergedRun {
                         first: attempt,
                         last: NONE,
                         attempts: 1 + u32::from(h.reruns),
+                        elements: 1,
                         status: status_of(&[attempt]),
                     });
                 }
@@ -673,6 +684,7 @@ impl MergedRun {
                     }
                     e.last = m;
                     e.attempts += 1 + u32::from(h.reruns);
+                    e.elements += 1;
                     let mut chain = vec![e.first];
                     let mut next = e.first.next;
                     while next != NONE {
@@ -768,7 +780,9 @@ fn read_input(
                     },
                     outcome: case.outcome(),
                     reruns: u16::try_from(case.reruns.len()).unwrap_or(u16::MAX),
-                    duration: case.duration.map_or(-1.0, |d| d as f32),
+                    duration: case.duration.unwrap_or(-1.0),
+                    seconds: case.duration.unwrap_or(0.0)
+                        + case.reruns.iter().filter_map(|r| r.duration).sum::<f64>(),
                 });
             }
             Ok(None) => break,

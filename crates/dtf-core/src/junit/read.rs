@@ -140,12 +140,18 @@ struct Limited<R> {
     offset: u64,
     newlines: u64,
     line_start: u64,
+    /// The last byte consumed: quick-xml may consume the `<` that opens a tag as the
+    /// end of the text event before it.
+    last: Option<u8>,
+    /// Whether the event under way began right after a consumed `<`.
+    after_lt: bool,
 }
 
 impl<R: BufRead> Limited<R> {
     fn start_event(&mut self) {
         self.in_event = 0;
         self.event_limit = None;
+        self.after_lt = self.last == Some(b'<');
     }
 
     /// Line and column of an absolute byte offset at or after the last newline seen.
@@ -174,10 +180,17 @@ impl<R: BufRead> BufRead for Limited<R> {
     fn fill_buf(&mut self) -> io::Result<&[u8]> {
         let buf = self.inner.fill_buf()?;
         if self.event_limit.is_none() && !buf.is_empty() {
-            self.event_limit = Some(match buf {
-                [b'<', b'!', b'[', ..] => (self.limits.max_text_bytes, "a CDATA section"),
-                [b'<', ..] => (self.limits.max_tag_bytes, "an XML tag"),
-                _ => (self.limits.max_text_bytes, "a text node"),
+            let tag = if self.after_lt {
+                buf
+            } else {
+                buf.strip_prefix(b"<").unwrap_or(b"")
+            };
+            self.event_limit = Some(if !self.after_lt && !buf.starts_with(b"<") {
+                (self.limits.max_text_bytes, "a text node")
+            } else if tag.starts_with(b"![CDATA[") || tag.starts_with(b"!--") {
+                (self.limits.max_text_bytes, "a CDATA section or comment")
+            } else {
+                (self.limits.max_tag_bytes, "an XML tag")
             });
         }
         if let Some((limit, what)) = self.event_limit
@@ -202,6 +215,9 @@ impl<R: BufRead> BufRead for Limited<R> {
             if let Some(i) = last {
                 self.newlines += count;
                 self.line_start = self.offset + i as u64 + 1;
+            }
+            if let Some(&b) = taken.last() {
+                self.last = Some(b);
             }
         }
         self.offset += amt as u64;
@@ -267,6 +283,8 @@ pub struct JunitReader<R> {
     text: String,
     /// Whether `text` hit the field limit.
     text_clipped: usize,
+    /// Offset and position where the event being handled began.
+    event_start: (u64, u64, u64),
     seen_root: bool,
     seen_any_byte: bool,
     done: bool,
@@ -287,6 +305,8 @@ impl<R: BufRead> JunitReader<R> {
             offset: 0,
             newlines: 0,
             line_start: 0,
+            last: None,
+            after_lt: false,
         };
         let mut xml = quick_xml::Reader::from_reader(limited);
         let config = xml.config_mut();
@@ -303,6 +323,7 @@ impl<R: BufRead> JunitReader<R> {
             capture: Capture::None,
             text: String::new(),
             text_clipped: 0,
+            event_start: (0, 1, 1),
             seen_root: false,
             seen_any_byte: false,
             done: false,
@@ -364,11 +385,31 @@ impl<R: BufRead> JunitReader<R> {
     }
 
     fn advance(&mut self) -> Result<Option<TestCase>, ReadError> {
+        // Events borrow the buffer; keeping it out of `self` while they live lets the
+        // handlers take `&mut self` without copying every event.
+        let mut buf = std::mem::take(&mut self.buf);
+        let result = self.advance_with(&mut buf);
+        self.buf = buf;
+        result
+    }
+
+    fn advance_with(&mut self, buf: &mut Vec<u8>) -> Result<Option<TestCase>, ReadError> {
         loop {
-            self.buf.clear();
+            buf.clear();
             self.xml.get_mut().start_event();
             let event_start = self.xml.get_ref().offset;
-            let event = match self.xml.read_event_into(&mut self.buf) {
+            {
+                let l = self.xml.get_ref();
+                // After `<` was consumed with the text before it, the tag began one back.
+                let begin = if l.last == Some(b'<') {
+                    event_start.saturating_sub(1)
+                } else {
+                    event_start
+                };
+                let (line, column) = l.locate(begin);
+                self.event_start = (begin, line, column);
+            }
+            let event = match self.xml.read_event_into(buf) {
                 Ok(e) => e,
                 Err(e) => {
                     let at = match &e {
@@ -386,47 +427,45 @@ impl<R: BufRead> JunitReader<R> {
             // methods that need `&mut self`.
             match event {
                 Event::Start(start) => {
-                    let start = start.into_owned();
                     if let Some(case) = self.on_start(&start, false)? {
                         return Ok(Some(case));
                     }
                 }
                 Event::Empty(start) => {
-                    let start = start.into_owned();
                     if let Some(case) = self.on_start(&start, true)? {
                         return Ok(Some(case));
                     }
                 }
                 Event::End(end) => {
-                    let name = local(end.name().as_ref()).to_vec();
-                    if let Some(case) = self.on_end(&name)? {
+                    if let Some(case) = self.on_end(local(end.name().as_ref()))? {
                         return Ok(Some(case));
                     }
                 }
                 Event::Text(text) => {
-                    if self.capture != Capture::None {
-                        match text.decode() {
-                            Ok(s) => {
-                                let s = s.into_owned();
-                                self.push_text(&s);
-                            }
-                            Err(_) => {
-                                return Err(self.error_at(event_start, ReadErrorKind::NotUtf8));
+                    if self.capture != Capture::None || !self.seen_root {
+                        match std::str::from_utf8(&text) {
+                            Ok(s) => self.push_text(s),
+                            Err(e) => {
+                                return Err(self.error_in_event(
+                                    &text,
+                                    e.valid_up_to(),
+                                    ReadErrorKind::NotUtf8,
+                                ));
                             }
                         }
-                    } else if !self.seen_root && std::str::from_utf8(&text).is_err() {
-                        return Err(self.error_at(event_start, ReadErrorKind::NotUtf8));
                     }
                 }
                 Event::CData(data) => {
                     if self.capture != Capture::None {
                         match std::str::from_utf8(&data) {
-                            Ok(s) => {
-                                let s = s.to_owned();
-                                self.push_text(&s);
-                            }
-                            Err(_) => {
-                                return Err(self.error_at(event_start, ReadErrorKind::NotUtf8));
+                            Ok(s) => self.push_text(s),
+                            // `<![CDATA[` comes before the content.
+                            Err(e) => {
+                                return Err(self.error_in_event(
+                                    &data,
+                                    e.valid_up_to() + 9,
+                                    ReadErrorKind::NotUtf8,
+                                ));
                             }
                         }
                     }
@@ -460,7 +499,31 @@ impl<R: BufRead> JunitReader<R> {
         }
     }
 
+    /// An error `at` bytes into the event being handled, whose bytes are `bytes`.
+    fn error_in_event(&self, bytes: &[u8], at: usize, kind: ReadErrorKind) -> ReadError {
+        let (_, mut line, mut column) = self.event_start;
+        let before = &bytes[..at.min(bytes.len())];
+        match before.iter().rposition(|&b| b == b'\n') {
+            Some(nl) => {
+                line += before.iter().filter(|&&b| b == b'\n').count() as u64;
+                column = (before.len() - nl) as u64;
+            }
+            None => column += at as u64,
+        }
+        ReadError {
+            location: Location {
+                source: self.source.clone(),
+                line,
+                column,
+            },
+            kind,
+        }
+    }
+
     fn push_text(&mut self, s: &str) {
+        if self.capture == Capture::None {
+            return;
+        }
         let max = self.limits().max_field_bytes;
         let room = max.saturating_sub(self.text.len());
         if s.len() <= room {
@@ -491,8 +554,30 @@ impl<R: BufRead> JunitReader<R> {
         }
     }
 
+    /// An error in the tag being handled, located at its `<`.
+    fn tag_error(&self, kind: ReadErrorKind) -> ReadError {
+        let (_, line, column) = self.event_start;
+        ReadError {
+            location: Location {
+                source: self.source.clone(),
+                line,
+                column,
+            },
+            kind,
+        }
+    }
+
     fn attr_error(&self, e: quick_xml::events::attributes::AttrError) -> ReadError {
-        self.error_here(ReadErrorKind::Malformed(e.to_string()))
+        // quick-xml's message leads with a position inside the tag; the location
+        // already says where the tag is.
+        let message = e.to_string();
+        let message = match message.split_once(": ") {
+            Some((head, rest)) if head.starts_with("position ") => rest.to_owned(),
+            _ => message,
+        };
+        self.tag_error(ReadErrorKind::Malformed(format!(
+            "in an attribute: {message}"
+        )))
     }
 
     /// Every attribute of a start tag, unescaped, keyed by local name.
@@ -502,7 +587,7 @@ impl<R: BufRead> JunitReader<R> {
             let attr = attr.map_err(|e| self.attr_error(e))?;
             let value = attr
                 .unescape_value()
-                .map_err(|e| self.error_here(ReadErrorKind::from_xml(e)))?;
+                .map_err(|e| self.tag_error(ReadErrorKind::from_xml(e)))?;
             out.push((local(attr.key.as_ref()).to_vec(), value.into_owned()));
         }
         Ok(out)
@@ -518,7 +603,7 @@ impl<R: BufRead> JunitReader<R> {
         if !self.seen_root {
             if name != b"testsuites" && name != b"testsuite" {
                 let root = String::from_utf8_lossy(&name).into_owned();
-                return Err(self.error_here(ReadErrorKind::NotJunit(root)));
+                return Err(self.tag_error(ReadErrorKind::NotJunit(root)));
             }
             self.seen_root = true;
         }
