@@ -130,14 +130,17 @@ pub struct InputReport {
     pub error: Option<String>,
 }
 
-/// One attempt as the merge remembers it.
+/// One `<testcase>` element as the merge remembers it: enough to decide the verdict
+/// and find the element again.
 #[derive(Clone, Copy, Debug)]
 struct Attempt {
     record: RecordRef,
+    suite: u32,
+    /// The element's own verdict: passed (also when it passed after failing), failed,
+    /// errored or skipped.
     outcome: Outcome,
-    /// Earlier failed attempts recorded inside the same element (Surefire reruns);
-    /// their outcomes are all failures.
-    reruns: u16,
+    /// Whether any attempt the element records failed or errored.
+    failed_any: bool,
     /// Seconds of the element's own attempt; negative when unknown.
     duration: f64,
     /// Index of the next attempt of the same test in `MergedRun::more`, or `NONE`.
@@ -165,6 +168,7 @@ struct Header {
     suite: u32,
     record: RecordRef,
     outcome: Outcome,
+    failed_any: bool,
     reruns: u16,
     duration: f64,
     /// Seconds of every attempt the element records, reruns included.
@@ -243,6 +247,7 @@ pub struct MergedRun {
     inputs: Vec<InputReport>,
     cases: u64,
     case_seconds: f64,
+    read_limits: ReadLimits,
 }
 
 /// Counts over a set of tests.
@@ -411,9 +416,25 @@ impl MergedRun {
         Ok(())
     }
 
+    /// Reads an element back from the spool, inside its suite.
+    fn reparse(&self, reader: &mut SpoolReader<'_>, a: &Attempt) -> io::Result<TestCase> {
+        let raw = reader.read(a.record)?;
+        let suite = self.suites.get(a.suite as usize).map_or("", String::as_str);
+        let mut doc = Vec::with_capacity(raw.len() + suite.len() + 32);
+        doc.extend_from_slice(b"<testsuite name=\"");
+        crate::junit::write::escape_into(&mut doc, suite, true)?;
+        doc.extend_from_slice(b"\">");
+        doc.extend_from_slice(raw);
+        doc.extend_from_slice(b"</testsuite>");
+        let mut r = JunitReader::with_limits(&doc[..], "the merge spool", self.read_limits);
+        r.next_case()
+            .map_err(io::Error::other)?
+            .ok_or_else(|| io::Error::other("an empty record in the merge spool"))
+    }
+
     fn load(&self, reader: &mut SpoolReader<'_>, index: u32) -> io::Result<MergedTest<'_>> {
         let e = &self.entries[index as usize];
-        let first = reader.read(e.first.record)?;
+        let first = self.reparse(reader, &e.first)?;
         let case = if e.first.next == NONE {
             first
         } else {
@@ -421,7 +442,7 @@ impl MergedRun {
             let mut next = e.first.next;
             while next != NONE {
                 let a = self.more[next as usize];
-                cases.push(reader.read(a.record)?);
+                cases.push(self.reparse(reader, &a)?);
                 next = a.next;
             }
             combine_attempts(cases)
@@ -462,9 +483,17 @@ impl MergedRun {
         }
         w.start("dtf", &all)?;
         let mut reader = SpoolReader::new(&self.spools);
+        // An element seen once, small enough that no limit can apply, is copied as it
+        // was read: it is well-formed, and copying is what keeps large merges fast.
+        let verbatim_max = limits.message.min(limits.details).min(limits.output);
         for ((members, name), counts) in self.members.iter().zip(&self.suites).zip(&per_suite) {
             w.start_suite(name, counts, &[])?;
             for &m in members {
+                let e = &self.entries[m as usize];
+                if e.elements == 1 && e.first.record.len as usize <= verbatim_max {
+                    w.write_raw_case(reader.read(e.first.record)?)?;
+                    continue;
+                }
                 let t = self.load(&mut reader, m)?;
                 if t.attempts > 1 {
                     w.write_case(&t.case, &[("dtf.attempts", t.attempts.to_string())])?;
@@ -542,6 +571,7 @@ pub fn merge(inputs: &[Input], options: &MergeOptions) -> Result<MergedRun, Merg
         inputs: Vec::new(),
         cases: 0,
         case_seconds: 0.0,
+        read_limits: options.read_limits,
     };
     let mut outcome: Result<(), MergeError> = Ok(());
 
@@ -651,16 +681,17 @@ impl MergedRun {
         for h in headers {
             self.cases += 1;
             self.case_seconds += h.seconds;
+            let suite = global.get(h.suite as usize).copied().unwrap_or(0);
             let attempt = Attempt {
                 record: h.record,
+                suite,
                 outcome: h.outcome,
-                reruns: h.reruns,
+                failed_any: h.failed_any,
                 duration: h.duration,
                 next: NONE,
             };
             match index.get(&h.key) {
                 None => {
-                    let suite = global.get(h.suite as usize).copied().unwrap_or(0);
                     let i = self.entries.len() as u32;
                     index.insert(h.key, i);
                     self.members[suite as usize].push(i);
@@ -699,11 +730,17 @@ impl MergedRun {
     }
 }
 
+/// The verdict over elements in the order they were read; see [`Status::from_attempts`].
 fn status_of(chain: &[Attempt]) -> Status {
-    Status::from_attempts(chain.iter().flat_map(|a| {
-        std::iter::repeat_n(Outcome::Failed, usize::from(a.reruns))
-            .chain(std::iter::once(a.outcome))
-    }))
+    let Some(decisive) = chain.iter().rposition(|a| a.outcome != Outcome::Skipped) else {
+        return Status::Skipped;
+    };
+    match chain[decisive].outcome {
+        Outcome::Passed if chain[..=decisive].iter().any(|a| a.failed_any) => Status::Flaky,
+        Outcome::Passed | Outcome::Skipped => Status::Passed,
+        Outcome::Failed => Status::Failed,
+        Outcome::Errored => Status::Errored,
+    }
 }
 
 fn read_input(
@@ -736,11 +773,15 @@ fn read_input(
             return result;
         }
     };
+    // Text is read later, from the spooled raw element, and only for the tests that
+    // need it: failures for the summary, retried tests, large elements.
     let mut reader = JunitReader::with_limits(
         BufReader::with_capacity(256 << 10, raw),
         input.name.clone(),
         limits,
-    );
+    )
+    .capture_text(false)
+    .keep_raw(true);
     let mut suite_ids: HashMap<String, u32> = HashMap::new();
     let mut id = String::new();
     loop {
@@ -749,7 +790,7 @@ fn read_input(
                 TestId::write(
                     &mut id,
                     case.classname.as_deref(),
-                    case.file.as_deref(),
+                    case.id_file(),
                     &case.suite,
                     &case.name,
                 );
@@ -762,7 +803,7 @@ fn read_input(
                         s
                     }
                 };
-                let (offset, len) = match spool.push(&case) {
+                let (offset, len) = match spool.push(reader.raw_case()) {
                     Ok(v) => v,
                     Err(e) => {
                         result.report.error = Some(format!("cannot write the spool file: {e}"));
@@ -778,7 +819,13 @@ fn read_input(
                         offset,
                         len,
                     },
-                    outcome: case.outcome(),
+                    outcome: match case.status() {
+                        Status::Passed | Status::Flaky => Outcome::Passed,
+                        Status::Failed => Outcome::Failed,
+                        Status::Errored => Outcome::Errored,
+                        Status::Skipped => Outcome::Skipped,
+                    },
+                    failed_any: case.attempt_outcomes().any(Outcome::is_failure),
                     reruns: u16::try_from(case.reruns.len()).unwrap_or(u16::MAX),
                     duration: case.duration.unwrap_or(-1.0),
                     seconds: case.duration.unwrap_or(0.0)

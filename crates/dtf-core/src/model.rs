@@ -219,8 +219,12 @@ pub struct TestCase {
     pub classname: Option<String>,
     pub name: String,
     /// Source file: the `file` or `filepath` attribute, else the first project file
-    /// named in the stack trace.
+    /// named in the stack trace (then `file_inferred` is set).
     pub file: Option<String>,
+    /// `file` came from a stack trace, not from the element: it does not take part in
+    /// the test's identity, which must not depend on whether the test failed.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub file_inferred: bool,
     pub line: Option<u32>,
     /// Seconds; `None` when the file gives no time.
     pub duration: Option<f64>,
@@ -249,10 +253,19 @@ impl TestCase {
     pub fn id(&self) -> TestId {
         TestId::new(
             self.classname.as_deref(),
-            self.file.as_deref(),
+            self.id_file(),
             &self.suite,
             &self.name,
         )
+    }
+
+    /// The file that takes part in the identity: only one the element named.
+    pub fn id_file(&self) -> Option<&str> {
+        if self.file_inferred {
+            None
+        } else {
+            self.file.as_deref()
+        }
     }
 
     pub fn outcome(&self) -> Outcome {

@@ -101,10 +101,24 @@ fn case() -> impl Strategy<Value = TestCase> {
                     stdout,
                     stderr,
                     properties,
-                    reruns,
+                    reruns: representable(outcome, reruns),
+                    file_inferred: false,
                 }
             },
         )
+}
+
+/// JUnit writes the reruns of a test that failed Surefire's way: the first failure
+/// is the result element itself, which has no place for its own output or time.
+fn representable(outcome: Outcome, mut reruns: Vec<Rerun>) -> Vec<Rerun> {
+    if outcome.is_failure()
+        && let Some(first) = reruns.first_mut()
+    {
+        first.stdout = None;
+        first.stderr = None;
+        first.duration = None;
+    }
+    reruns
 }
 
 fn write(cases: &[TestCase]) -> Vec<u8> {

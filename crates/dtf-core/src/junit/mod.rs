@@ -177,8 +177,9 @@ fn generic_frame(line: &str) -> Option<(String, Option<u32>)> {
     None
 }
 
-/// `path.ext:line[:col]` or `path.ext` followed by nothing.
+/// `path.ext:line[:col]`, also after a function name and `@` (Firefox, Safari).
 fn path_with_line(token: &str) -> Option<(String, Option<u32>)> {
+    let token = token.rsplit_once('@').map_or(token, |(_, path)| path);
     let mut parts = token.split(':');
     let mut path = parts.next()?;
     // Windows drive letters: `C:\src\a.cs:12`.
@@ -248,6 +249,10 @@ mod tests {
             (
                 "thread 'tests::adds' panicked at src/lib.rs:10:5:\nassertion failed",
                 Some(("src/lib.rs", Some(10))),
+            ),
+            (
+                "formats prices@src/app/price.service.spec.ts:41:23\nUserContext.apply@http://localhost:9876/node_modules/jasmine-core/jasmine.js:7:1",
+                Some(("src/app/price.service.spec.ts", Some(41))),
             ),
             ("no paths here at all", None),
             ("see http://example.com:8080/x", None),

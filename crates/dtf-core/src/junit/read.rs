@@ -145,13 +145,24 @@ struct Limited<R> {
     last: Option<u8>,
     /// Whether the event under way began right after a consumed `<`.
     after_lt: bool,
+    /// Whether consumed bytes are copied into `kept` (for [`JunitReader::keep_raw`]).
+    keep: bool,
+    kept: Vec<u8>,
 }
 
 impl<R: BufRead> Limited<R> {
-    fn start_event(&mut self) {
+    /// Begins an event. Unless `continue_kept`, what was kept so far is dropped and
+    /// the kept bytes start with this event (and its `<`, if the text before took it).
+    fn start_event(&mut self, continue_kept: bool) {
         self.in_event = 0;
         self.event_limit = None;
         self.after_lt = self.last == Some(b'<');
+        if self.keep && !continue_kept {
+            self.kept.clear();
+            if self.after_lt {
+                self.kept.push(b'<');
+            }
+        }
     }
 
     /// Line and column of an absolute byte offset at or after the last newline seen.
@@ -204,20 +215,15 @@ impl<R: BufRead> BufRead for Limited<R> {
     fn consume(&mut self, amt: usize) {
         if let Ok(buf) = self.inner.fill_buf() {
             let taken = &buf[..amt.min(buf.len())];
-            let mut count = 0u64;
-            let mut last = None;
-            for (i, &b) in taken.iter().enumerate() {
-                if b == b'\n' {
-                    count += 1;
-                    last = Some(i);
-                }
-            }
-            if let Some(i) = last {
-                self.newlines += count;
+            if let Some(i) = memchr::memrchr(b'\n', taken) {
+                self.newlines += memchr::memchr_iter(b'\n', taken).count() as u64;
                 self.line_start = self.offset + i as u64 + 1;
             }
             if let Some(&b) = taken.last() {
                 self.last = Some(b);
+            }
+            if self.keep {
+                self.kept.extend_from_slice(taken);
             }
         }
         self.offset += amt as u64;
@@ -258,6 +264,9 @@ struct Pending {
     depth: usize,
     /// An Ant/ctest style `status` attribute, used when no result element says more.
     status_attr: Option<Outcome>,
+    /// Whether the reruns came as `rerunFailure`/`rerunError` (later than the result
+    /// element) rather than `flakyFailure`/`flakyError` (earlier).
+    reruns_follow: bool,
 }
 
 /// Reads test cases from one JUnit document, one at a time.
@@ -276,8 +285,11 @@ pub struct JunitReader<R> {
     buf: Vec<u8>,
     /// Names of the open `<testsuite>` elements, with the depth of each.
     suites: Vec<(usize, String)>,
-    /// Open elements, with the line each opened on (for truncation errors).
-    open: Vec<(Box<str>, u64)>,
+    /// Open elements: where each name starts in `open_names`, and the line it opened
+    /// on (for truncation errors). One buffer for all names, so opening an element
+    /// allocates nothing.
+    open: Vec<(usize, u64)>,
+    open_names: Vec<u8>,
     pending: Option<Pending>,
     capture: Capture,
     text: String,
@@ -289,6 +301,8 @@ pub struct JunitReader<R> {
     seen_any_byte: bool,
     done: bool,
     cases: u64,
+    /// Whether element text (messages, stack traces, output) is collected.
+    capture_text: bool,
 }
 
 impl<R: BufRead> JunitReader<R> {
@@ -307,6 +321,8 @@ impl<R: BufRead> JunitReader<R> {
             line_start: 0,
             last: None,
             after_lt: false,
+            keep: false,
+            kept: Vec::new(),
         };
         let mut xml = quick_xml::Reader::from_reader(limited);
         let config = xml.config_mut();
@@ -319,6 +335,7 @@ impl<R: BufRead> JunitReader<R> {
             buf: Vec::with_capacity(4096),
             suites: Vec::new(),
             open: Vec::new(),
+            open_names: Vec::new(),
             pending: None,
             capture: Capture::None,
             text: String::new(),
@@ -328,7 +345,30 @@ impl<R: BufRead> JunitReader<R> {
             seen_any_byte: false,
             done: false,
             cases: 0,
+            capture_text: true,
         }
+    }
+
+    /// Skips element text (stack traces, output, property text): the cases come back
+    /// with attributes and outcomes only. For a first pass that keeps the raw bytes
+    /// and reads the text later, from them.
+    pub fn capture_text(mut self, capture: bool) -> Self {
+        self.capture_text = capture;
+        self
+    }
+
+    /// Keeps each test case's raw bytes, `<testcase` to its end; see
+    /// [`JunitReader::raw_case`].
+    pub fn keep_raw(mut self, keep: bool) -> Self {
+        self.xml.get_mut().keep = keep;
+        self
+    }
+
+    /// The raw bytes of the case [`JunitReader::next_case`] returned last, when
+    /// [`JunitReader::keep_raw`] is on: a well-formed element that can be read again
+    /// inside a `<testsuite>`.
+    pub fn raw_case(&self) -> &[u8] {
+        &self.xml.get_ref().kept
     }
 
     /// The name this reader reports in errors.
@@ -396,7 +436,8 @@ impl<R: BufRead> JunitReader<R> {
     fn advance_with(&mut self, buf: &mut Vec<u8>) -> Result<Option<TestCase>, ReadError> {
         loop {
             buf.clear();
-            self.xml.get_mut().start_event();
+            let in_case = self.pending.is_some();
+            self.xml.get_mut().start_event(in_case);
             let event_start = self.xml.get_ref().offset;
             {
                 let l = self.xml.get_ref();
@@ -477,11 +518,10 @@ impl<R: BufRead> JunitReader<R> {
                     }
                 }
                 Event::Eof => {
-                    if let Some((element, line)) = self.open.last() {
-                        let kind = ReadErrorKind::Truncated {
-                            element: element.to_string(),
-                            line: *line,
-                        };
+                    if let Some(&(start, line)) = self.open.last() {
+                        let element =
+                            String::from_utf8_lossy(&self.open_names[start..]).into_owned();
+                        let kind = ReadErrorKind::Truncated { element, line };
                         return Err(self.error_here(kind));
                     }
                     if !self.seen_root {
@@ -521,7 +561,7 @@ impl<R: BufRead> JunitReader<R> {
     }
 
     fn push_text(&mut self, s: &str) {
-        if self.capture == Capture::None {
+        if self.capture == Capture::None || !self.capture_text {
             return;
         }
         let max = self.limits().max_field_bytes;
@@ -598,23 +638,24 @@ impl<R: BufRead> JunitReader<R> {
         start: &BytesStart<'_>,
         empty: bool,
     ) -> Result<Option<TestCase>, ReadError> {
-        let name = local(start.name().as_ref()).to_vec();
+        let qname = start.name();
+        let name = local(qname.as_ref());
         let depth = self.open.len();
         if !self.seen_root {
             if name != b"testsuites" && name != b"testsuite" {
-                let root = String::from_utf8_lossy(&name).into_owned();
+                let root = String::from_utf8_lossy(name).into_owned();
                 return Err(self.tag_error(ReadErrorKind::NotJunit(root)));
             }
             self.seen_root = true;
         }
         if !empty {
             let line = self.current_line();
-            self.open
-                .push((String::from_utf8_lossy(&name).into(), line));
+            self.open.push((self.open_names.len(), line));
+            self.open_names.extend_from_slice(name);
         }
 
         if self.pending.is_none() {
-            match name.as_slice() {
+            match name {
                 b"testsuite" => {
                     let attrs = self.attributes(start)?;
                     let suite_name = attr(&attrs, b"name").unwrap_or_default().to_owned();
@@ -623,8 +664,7 @@ impl<R: BufRead> JunitReader<R> {
                     }
                 }
                 b"testcase" => {
-                    let attrs = self.attributes(start)?;
-                    let pending = self.new_case(&attrs, depth);
+                    let pending = self.new_case(start, depth)?;
                     if empty {
                         return Ok(Some(self.finish(pending)));
                     }
@@ -642,10 +682,10 @@ impl<R: BufRead> JunitReader<R> {
             .pending
             .as_ref()
             .and_then(|p| p.case.reruns.len().checked_sub(1));
-        match name.as_slice() {
+        match name {
             b"failure" | b"error" | b"skipped" if child_of_case => {
                 let attrs = self.attributes(start)?;
-                let outcome = match name.as_slice() {
+                let outcome = match name {
                     b"failure" => Outcome::Failed,
                     b"error" => Outcome::Errored,
                     _ => Outcome::Skipped,
@@ -689,6 +729,7 @@ impl<R: BufRead> JunitReader<R> {
                     duration: attr(&attrs, b"time").and_then(parse_time),
                 };
                 if let Some(p) = self.pending.as_mut() {
+                    p.reruns_follow |= name.starts_with(b"rerun");
                     p.case.reruns.push(rerun);
                     if !empty {
                         // Older Surefire puts the stack trace directly in the element.
@@ -737,7 +778,9 @@ impl<R: BufRead> JunitReader<R> {
 
     fn on_end(&mut self, name: &[u8]) -> Result<Option<TestCase>, ReadError> {
         // quick-xml checks that end names match, so the top of `open` is this element.
-        self.open.pop();
+        if let Some((start, _)) = self.open.pop() {
+            self.open_names.truncate(start);
+        }
         let depth = self.open.len();
         if let Some(p) = self.pending.as_ref() {
             if depth == p.depth {
@@ -789,7 +832,9 @@ impl<R: BufRead> JunitReader<R> {
         Ok(None)
     }
 
-    fn new_case(&self, attrs: &[(Vec<u8>, String)], depth: usize) -> Pending {
+    /// Starts a case from its `<testcase>` tag. The hot path of every merge: it reads
+    /// the attributes in one pass and allocates only for the ones it keeps.
+    fn new_case(&self, start: &BytesStart<'_>, depth: usize) -> Result<Pending, ReadError> {
         let suite = self
             .suites
             .iter()
@@ -798,41 +843,62 @@ impl<R: BufRead> JunitReader<R> {
             .find(|n| !n.is_empty())
             .unwrap_or_default()
             .to_owned();
-        let nonempty = |key: &[u8]| {
-            attr(attrs, key)
-                .map(str::trim)
-                .filter(|v| !v.is_empty())
-                .map(str::to_owned)
+        let mut case = TestCase {
+            suite,
+            ..TestCase::default()
         };
-        let file = nonempty(b"file")
-            .or_else(|| nonempty(b"filepath"))
-            .or_else(|| nonempty(b"filename"));
-        let status_attr = attr(attrs, b"status")
-            .or_else(|| attr(attrs, b"result"))
-            .and_then(|s| match s.trim().to_ascii_lowercase().as_str() {
-                "notrun" | "disabled" | "skipped" | "skip" | "ignored" | "pending" => {
-                    Some(Outcome::Skipped)
+        let (mut classname, mut class, mut file, mut filepath, mut filename) =
+            (None, None, None, None, None);
+        let (mut time, mut duration, mut status, mut line) = (None, None, None, None);
+        for attr in start.attributes() {
+            let attr = attr.map_err(|e| self.attr_error(e))?;
+            let slot = match local(attr.key.as_ref()) {
+                b"name" => None,
+                b"classname" => Some(&mut classname),
+                b"class" => Some(&mut class),
+                b"file" => Some(&mut file),
+                b"filepath" => Some(&mut filepath),
+                b"filename" => Some(&mut filename),
+                b"line" => Some(&mut line),
+                b"time" => Some(&mut time),
+                b"duration" => Some(&mut duration),
+                b"status" | b"result" => Some(&mut status),
+                _ => continue,
+            };
+            let value = attr
+                .unescape_value()
+                .map_err(|e| self.tag_error(ReadErrorKind::from_xml(e)))?;
+            match slot {
+                None => case.name = value.into_owned(),
+                Some(slot) => {
+                    if slot.is_none() {
+                        *slot = Some(value.into_owned());
+                    }
                 }
-                "fail" | "failed" | "failure" => Some(Outcome::Failed),
-                "error" | "errored" => Some(Outcome::Errored),
-                _ => None,
-            });
-        Pending {
-            case: TestCase {
-                suite,
-                classname: nonempty(b"classname").or_else(|| nonempty(b"class")),
-                name: attr(attrs, b"name").unwrap_or_default().to_owned(),
-                file,
-                line: attr(attrs, b"line").and_then(|l| l.trim().parse().ok()),
-                duration: attr(attrs, b"time")
-                    .or_else(|| attr(attrs, b"duration"))
-                    .and_then(parse_time),
-                ..TestCase::default()
-            },
+            }
+        }
+        let nonempty = |v: Option<String>| v.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
+        case.classname = nonempty(classname).or_else(|| nonempty(class));
+        case.file = nonempty(file)
+            .or_else(|| nonempty(filepath))
+            .or_else(|| nonempty(filename));
+        case.line = line.and_then(|l| l.trim().parse().ok());
+        case.duration = time.or(duration).as_deref().and_then(parse_time);
+        let status_attr = status.and_then(|s| match s.trim().to_ascii_lowercase().as_str() {
+            "notrun" | "disabled" | "skipped" | "skip" | "ignored" | "pending" => {
+                Some(Outcome::Skipped)
+            }
+            "fail" | "failed" | "failure" => Some(Outcome::Failed),
+            "error" | "errored" => Some(Outcome::Errored),
+            _ => None,
+        });
+        Ok(Pending {
+            case,
             results: Vec::new(),
             depth,
             status_attr,
-        }
+            reruns_follow: false,
+        })
     }
 
     fn finish(&mut self, pending: Pending) -> TestCase {
@@ -841,6 +907,7 @@ impl<R: BufRead> JunitReader<R> {
             mut case,
             results,
             status_attr,
+            reruns_follow,
             ..
         } = pending;
         // The most severe result element decides; among equals, the first.
@@ -860,7 +927,26 @@ impl<R: BufRead> JunitReader<R> {
             }
             None => case.outcome = OutcomeField(status_attr.unwrap_or(Outcome::Passed)),
         }
-        if case.file.is_none() || case.line.is_none() {
+        // Surefire's `rerunFailure`/`rerunError` follow a `<failure>`/`<error>` that was
+        // the first run; the last rerun decided. The model keeps the deciding attempt
+        // as the case and earlier ones as reruns, so rotate.
+        // (nextest writes a test that passed on a retry but must fail as a `<failure>`
+        // with `flakyFailure`s: those came first, and the failure is the verdict.)
+        if case.outcome().is_failure()
+            && reruns_follow
+            && let Some(last) = case.reruns.pop()
+        {
+            let first = Rerun {
+                outcome: case.outcome(),
+                detail: std::mem::replace(&mut case.detail, last.detail),
+                stdout: None,
+                stderr: None,
+                duration: None,
+            };
+            case.outcome = OutcomeField(last.outcome);
+            case.reruns.insert(0, first);
+        }
+        if self.capture_text && (case.file.is_none() || case.line.is_none()) {
             let traces = std::iter::once(case.detail.details.as_deref())
                 .chain(case.reruns.iter().map(|r| r.detail.details.as_deref()))
                 .flatten();
@@ -868,6 +954,7 @@ impl<R: BufRead> JunitReader<R> {
                 if let Some((file, line)) = file_from_stack_trace(trace, case.file.as_deref()) {
                     if case.file.is_none() {
                         case.file = Some(file);
+                        case.file_inferred = true;
                     }
                     if case.line.is_none() {
                         case.line = line;

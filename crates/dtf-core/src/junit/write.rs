@@ -13,7 +13,7 @@
 
 use std::io::{self, Write};
 
-use crate::model::{Outcome, TestCase};
+use crate::model::{Outcome, Rerun, TestCase};
 
 /// How much of each text field the writer keeps. A longer field keeps its head and
 /// tail, with a note of how much was left out in between.
@@ -152,6 +152,13 @@ impl<W: Write> JunitWriter<W> {
         writeln!(self.out, "</{tag}>")
     }
 
+    /// Copies a `<testcase>` element as it was read.
+    pub fn write_raw_case(&mut self, raw: &[u8]) -> io::Result<()> {
+        self.out.write_all(b"    ")?;
+        self.out.write_all(raw)?;
+        self.out.write_all(b"\n")
+    }
+
     /// Writes one `<testcase>`. Earlier attempts are its `reruns`; `properties` are
     /// written first, then `extra_properties` (such as dtf's attempt count).
     pub fn write_case(
@@ -199,7 +206,24 @@ impl<W: Write> JunitWriter<W> {
             }
             self.out.write_all(b"      </properties>\n")?;
         }
-        let tag = match case.outcome() {
+        // A test that passed in the end lists its earlier failures as `flaky*`. One
+        // that failed lists them Surefire's way: the first failure as the result
+        // element, every later attempt (the deciding one last) as `rerun*`.
+        let finally_passed = !case.outcome().is_failure();
+        let own = Rerun {
+            outcome: case.outcome(),
+            detail: case.detail.clone(),
+            stdout: None,
+            stderr: None,
+            duration: None,
+        };
+        let (main, later): (&Rerun, Vec<&Rerun>) = match case.reruns.split_first() {
+            Some((first, rest)) if !finally_passed => {
+                (first, rest.iter().chain(std::iter::once(&own)).collect())
+            }
+            _ => (&own, case.reruns.iter().collect()),
+        };
+        let tag = match main.outcome {
             Outcome::Passed => None,
             Outcome::Failed => Some("failure"),
             Outcome::Errored => Some("error"),
@@ -207,13 +231,13 @@ impl<W: Write> JunitWriter<W> {
         };
         if let Some(tag) = tag {
             write!(self.out, "      <{tag}")?;
-            if let Some(m) = &case.detail.message {
+            if let Some(m) = &main.detail.message {
                 self.limited_attr("message", m, self.limits.message)?;
             }
-            if let Some(t) = &case.detail.failure_type {
+            if let Some(t) = &main.detail.failure_type {
                 self.limited_attr("type", t, self.limits.message)?;
             }
-            match &case.detail.details {
+            match &main.detail.details {
                 Some(d) => {
                     self.out.write_all(b">")?;
                     let mut scratch = std::mem::take(&mut self.scratch);
@@ -226,8 +250,7 @@ impl<W: Write> JunitWriter<W> {
                 None => self.out.write_all(b"/>\n")?,
             }
         }
-        let finally_passed = case.outcome() == Outcome::Passed;
-        for rerun in &case.reruns {
+        for rerun in later {
             let tag = match (finally_passed, rerun.outcome) {
                 (true, Outcome::Errored) => "flakyError",
                 (true, _) => "flakyFailure",
