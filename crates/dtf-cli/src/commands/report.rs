@@ -7,7 +7,7 @@ use dtf_core::junit::write::clip_into;
 use dtf_core::model::Status;
 use dtf_core::summary::Summary;
 use dtf_report::Templates;
-use dtf_report::data::{InputProblem, ReportData, SuiteRow, TestRow, Totals};
+use dtf_report::data::{InputProblem, ReportData, SuiteRow, TestRow};
 
 use super::generated_by;
 use super::merge::{Merged, merge_inputs, write_atomically, write_junit, write_summary};
@@ -31,17 +31,7 @@ pub fn report_data(
     max_tests: usize,
 ) -> Result<ReportData, CliError> {
     let run = &merged.run;
-    let t = run.totals();
-    let totals = Totals {
-        tests: t.tests,
-        passed: t.passed,
-        failed: t.failed,
-        errored: t.errored,
-        skipped: t.skipped,
-        flaky: t.flaky,
-        cases: t.cases,
-        duration_s: t.duration_s,
-    };
+    let totals = run.totals();
     let suites = run
         .suite_totals()
         .into_iter()

@@ -1,0 +1,184 @@
+//! Writes `report.html` and `summary.md` for a made-up run of a few hundred tests, to
+//! preview template changes in a browser:
+//!
+//! ```text
+//! cargo run -p dtf-report --example sample_report -- OUT_DIR [TEMPLATE_DIR]
+//! ```
+
+use std::path::PathBuf;
+
+use dtf_core::metadata::{BuildMetadata, Provider};
+use dtf_core::model::Status;
+use dtf_report::{InputProblem, ReportData, SuiteRow, Templates, TestRow, Totals};
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let mut args = std::env::args_os().skip(1);
+    let out = PathBuf::from(
+        args.next()
+            .ok_or("usage: sample_report OUT_DIR [TEMPLATE_DIR]")?,
+    );
+    let template_dir = args.next().map(PathBuf::from);
+    let templates = Templates::new(template_dir.as_deref())?;
+    let data = sample();
+    std::fs::create_dir_all(&out)?;
+    std::fs::write(out.join("report.html"), templates.render_html(&data)?)?;
+    std::fs::write(out.join("summary.md"), templates.render_markdown(&data)?)?;
+    Ok(())
+}
+
+/// A deterministic pseudo-random sequence, so the sample is the same every time.
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self) -> f64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (self.0 >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+fn sample() -> ReportData {
+    let mut rng = Lcg(7);
+    let suites = [
+        (
+            "com.acme.cart.CartServiceTest",
+            "src/test/java/com/acme/cart/CartServiceTest.java",
+        ),
+        (
+            "com.acme.checkout.CheckoutFlowIT",
+            "src/it/java/com/acme/checkout/CheckoutFlowIT.java",
+        ),
+        (
+            "com.acme.pricing.DiscountRulesTest",
+            "src/test/java/com/acme/pricing/DiscountRulesTest.java",
+        ),
+        ("tests.api.test_orders", "tests/api/test_orders.py"),
+        ("tests.api.test_users", "tests/api/test_users.py"),
+        (
+            "web/components/Button.test.tsx",
+            "web/components/Button.test.tsx",
+        ),
+    ];
+    let verbs = [
+        "adds",
+        "removes",
+        "updates",
+        "rejects",
+        "renders",
+        "retries",
+        "computes",
+        "validates",
+    ];
+    let nouns = [
+        "item", "coupon", "order", "user", "address", "payment", "discount", "session",
+    ];
+    let mut tests = Vec::new();
+    let mut suite_rows = Vec::new();
+    for (si, (suite, file)) in suites.iter().enumerate() {
+        let mut row = SuiteRow {
+            name: (*suite).to_owned(),
+            ..SuiteRow::default()
+        };
+        for i in 0..(40 + si * 17) {
+            let r = rng.next();
+            let status = match r {
+                r if r < 0.012 => Status::Failed,
+                r if r < 0.016 => Status::Errored,
+                r if r < 0.03 => Status::Flaky,
+                r if r < 0.07 => Status::Skipped,
+                _ => Status::Passed,
+            };
+            let scale = if suite.ends_with("IT") { 20.0 } else { 0.4 };
+            let duration = (rng.next().powi(3) * scale * 10.0 + rng.next() * 0.05) * scale.min(1.0);
+            let name = format!(
+                "{}_{}_{}",
+                verbs[(rng.next() * 8.0) as usize],
+                nouns[(rng.next() * 8.0) as usize],
+                i
+            );
+            let broken = status != Status::Passed && status != Status::Skipped;
+            let test = TestRow {
+                id: format!("{suite}::{name}"),
+                suite: (*suite).to_owned(),
+                classname: Some((*suite).to_owned()),
+                name,
+                file: Some((*file).to_owned()),
+                line: Some(20 + i as u32 * 7),
+                status,
+                duration_s: if status == Status::Skipped { None } else { Some(duration) },
+                attempts: if status == Status::Flaky { 2 } else { 1 },
+                message: match status {
+                    Status::Skipped => Some("requires a database".to_owned()),
+                    _ if broken => Some(format!(
+                        "expected: <{}> but was: <{}>",
+                        (r * 1000.0) as u32,
+                        (r * 1000.0) as u32 + 1
+                    )),
+                    _ => None,
+                },
+                failure_type: broken.then(|| "org.opentest4j.AssertionFailedError".to_owned()),
+                details: broken.then(|| {
+                    format!(
+                        "org.opentest4j.AssertionFailedError: expected: <1> but was: <2>\n\
+                         \tat org.junit.jupiter.api.AssertEquals.assertEquals(AssertEquals.java:150)\n\
+                         \tat {suite}.test(Test.java:{})\n\
+                         \tat java.base/java.lang.reflect.Method.invoke(Method.java:580)",
+                        20 + i * 7
+                    )
+                }),
+                stdout: broken.then(|| "[main] INFO  starting\n[main] DEBUG cart=3 items\n".to_owned()),
+                stderr: None,
+            };
+            row.tests += 1;
+            match status {
+                Status::Passed => row.passed += 1,
+                Status::Failed => row.failed += 1,
+                Status::Errored => row.errored += 1,
+                Status::Skipped => row.skipped += 1,
+                Status::Flaky => row.flaky += 1,
+            }
+            row.duration_s += test.duration_s.unwrap_or(0.0);
+            tests.push(test);
+        }
+        suite_rows.push(row);
+    }
+    let mut totals = Totals::default();
+    for s in &suite_rows {
+        totals.tests += s.tests;
+        totals.passed += s.passed;
+        totals.failed += s.failed;
+        totals.errored += s.errored;
+        totals.skipped += s.skipped;
+        totals.flaky += s.flaky;
+        totals.duration_s += s.duration_s;
+    }
+    totals.cases = totals.tests + totals.flaky;
+    ReportData {
+        title: "dtf test report".to_owned(),
+        generated_by: format!("dtf {}", env!("CARGO_PKG_VERSION")),
+        build: Some(BuildMetadata {
+            provider: Provider::Github,
+            repository: Some("acme/shop".to_owned()),
+            branch: Some("feature/faster-checkout".to_owned()),
+            base_branch: Some("main".to_owned()),
+            commit: Some("9f2c4e1a7b3d5f60812ab34cd56ef7890a1b2c3d".to_owned()),
+            change_request: Some(1287),
+            build_id: Some("8812345".to_owned()),
+            build_url: Some("https://github.com/acme/shop/actions/runs/8812345".to_owned()),
+            job: Some("test".to_owned()),
+            shard: None,
+            runner_name: None,
+            runner_labels: Vec::new(),
+        }),
+        totals,
+        suites: suite_rows,
+        tests,
+        unreadable: vec![InputProblem {
+            path: "artifacts/shard-4/junit.xml".to_owned(),
+            error: "unexpected end of file at line 812".to_owned(),
+        }],
+        truncated: false,
+    }
+}
