@@ -12,8 +12,8 @@
 use std::collections::HashMap;
 use std::fs::File;
 use std::hash::{BuildHasherDefault, Hasher};
-use std::io::{self, BufRead, BufReader, Read, Write};
-use std::path::{Path, PathBuf};
+use std::io::{self, BufReader, Read, Write};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
@@ -141,6 +141,10 @@ struct Attempt {
     outcome: Outcome,
     /// Whether any attempt the element records failed or errored.
     failed_any: bool,
+    /// Whether the element can be copied into merged JUnit as it was read.
+    plain: bool,
+    /// The kind of the first failed or errored attempt the element records.
+    first_failure: Option<Outcome>,
     /// Seconds of the element's own attempt; negative when unknown.
     duration: f64,
     /// Index of the next attempt of the same test in `MergedRun::more`, or `NONE`.
@@ -169,6 +173,8 @@ struct Header {
     record: RecordRef,
     outcome: Outcome,
     failed_any: bool,
+    plain: bool,
+    first_failure: Option<Outcome>,
     reruns: u16,
     duration: f64,
     /// Seconds of every attempt the element records, reruns included.
@@ -338,6 +344,16 @@ impl MergedRun {
             .collect()
     }
 
+    /// The elements of a test, in the order they were read.
+    fn chain<'a>(&'a self, e: &'a Entry) -> impl Iterator<Item = &'a Attempt> + 'a {
+        let mut next = Some(&e.first);
+        std::iter::from_fn(move || {
+            let a = next?;
+            next = (a.next != NONE).then(|| &self.more[a.next as usize]);
+            Some(a)
+        })
+    }
+
     fn last_attempt(&self, e: &Entry) -> Attempt {
         if e.last == NONE {
             e.first
@@ -459,11 +475,28 @@ impl MergedRun {
     /// Writes the merged JUnit document.
     pub fn write_junit<W: Write>(&self, out: W, limits: WriteLimits) -> io::Result<W> {
         let mut w = JunitWriter::new(out, limits);
+        // Counts follow the result element each test case is written with, since
+        // that is what importers count. A plain element copied as it is shows its
+        // verdict; a rewritten failure shows its first failure, Surefire's way (see
+        // `JunitWriter::write_case`), so one that failed and then errored counts
+        // as a failure here while the summary calls it errored.
+        let verbatim_max = limits.message.min(limits.details).min(limits.output);
+        let verbatim = |e: &Entry| {
+            e.elements == 1 && e.first.plain && e.first.record.len as usize <= verbatim_max
+        };
         let written = |e: &Entry| match e.status {
             Status::Passed | Status::Flaky => Outcome::Passed,
+            Status::Skipped => Outcome::Skipped,
+            Status::Failed | Status::Errored if !verbatim(e) => self
+                .chain(e)
+                .find_map(|a| a.first_failure)
+                .unwrap_or(if e.status == Status::Failed {
+                    Outcome::Failed
+                } else {
+                    Outcome::Errored
+                }),
             Status::Failed => Outcome::Failed,
             Status::Errored => Outcome::Errored,
-            Status::Skipped => Outcome::Skipped,
         };
         let mut all = SuiteCounts::default();
         let mut per_suite = Vec::with_capacity(self.members.len());
@@ -483,14 +516,14 @@ impl MergedRun {
         }
         w.start("dtf", &all)?;
         let mut reader = SpoolReader::new(&self.spools);
-        // An element seen once, small enough that no limit can apply, is copied as it
-        // was read: it is well-formed, and copying is what keeps large merges fast.
-        let verbatim_max = limits.message.min(limits.details).min(limits.output);
+        // An element seen once, plain, and small enough that no limit can apply, is
+        // copied as it was read: it is well-formed, and copying is what keeps large
+        // merges fast.
         for ((members, name), counts) in self.members.iter().zip(&self.suites).zip(&per_suite) {
             w.start_suite(name, counts, &[])?;
             for &m in members {
                 let e = &self.entries[m as usize];
-                if e.elements == 1 && e.first.record.len as usize <= verbatim_max {
+                if verbatim(e) {
                     w.write_raw_case(reader.read(e.first.record)?)?;
                     continue;
                 }
@@ -687,6 +720,8 @@ impl MergedRun {
                 suite,
                 outcome: h.outcome,
                 failed_any: h.failed_any,
+                plain: h.plain,
+                first_failure: h.first_failure,
                 duration: h.duration,
                 next: NONE,
             };
@@ -716,13 +751,8 @@ impl MergedRun {
                     e.last = m;
                     e.attempts += 1 + u32::from(h.reruns);
                     e.elements += 1;
-                    let mut chain = vec![e.first];
-                    let mut next = e.first.next;
-                    while next != NONE {
-                        let a = self.more[next as usize];
-                        chain.push(a);
-                        next = a.next;
-                    }
+                    let e = &self.entries[i as usize];
+                    let chain: Vec<Attempt> = self.chain(e).copied().collect();
                     self.entries[i as usize].status = status_of(&chain);
                 }
             }
@@ -826,6 +856,8 @@ fn read_input(
                         Status::Skipped => Outcome::Skipped,
                     },
                     failed_any: case.attempt_outcomes().any(Outcome::is_failure),
+                    plain: reader.raw_case_is_plain(),
+                    first_failure: case.attempt_outcomes().find(|o| o.is_failure()),
                     reruns: u16::try_from(case.reruns.len()).unwrap_or(u16::MAX),
                     duration: case.duration.unwrap_or(-1.0),
                     seconds: case.duration.unwrap_or(0.0)
@@ -843,11 +875,6 @@ fn read_input(
     result.report.cases = reader.cases_read();
     result.report.bytes = reader.bytes_read();
     result
-}
-
-/// Opens a path for reading with a clear error.
-pub fn open_input(path: &Path) -> io::Result<impl BufRead> {
-    Ok(BufReader::new(File::open(path)?))
 }
 
 #[cfg(test)]

@@ -136,3 +136,97 @@ fn every_fixture_is_listed() {
         }
     }
 }
+
+/// The merged JUnit of every dialect at once is what importers need: each suite's
+/// counts agree with its children, every test case has a name, and the whole reads
+/// back to the same verdicts.
+#[test]
+fn merged_junit_is_consistent() {
+    use quick_xml::events::Event;
+
+    let mut inputs = Vec::new();
+    for entry in std::fs::read_dir(fixtures()).expect("fixtures") {
+        let path = entry.expect("entry").path();
+        if path.extension().is_some_and(|e| e == "xml") {
+            inputs.push(Input::file(path));
+        }
+    }
+    inputs.sort_by(|a, b| a.name().cmp(b.name()));
+    let run = merge(&inputs, &MergeOptions::default()).expect("merge");
+    let xml = run
+        .write_junit(Vec::new(), dtf_core::junit::write::WriteLimits::default())
+        .expect("write");
+
+    let mut reader = quick_xml::Reader::from_reader(&xml[..]);
+    let mut buf = Vec::new();
+    let mut declared: Vec<[u64; 4]> = Vec::new();
+    let mut counted: Vec<[u64; 4]> = Vec::new();
+    let mut depth_in_case = 0usize;
+    let mut case_kind = 0usize;
+    let attr = |e: &quick_xml::events::BytesStart<'_>, k: &str| -> Option<String> {
+        e.try_get_attribute(k)
+            .ok()
+            .flatten()
+            .map(|a| a.unescape_value().expect("value").into_owned())
+    };
+    loop {
+        match reader.read_event_into(&mut buf).expect("well-formed") {
+            Event::Eof => break,
+            Event::Start(e) | Event::Empty(e) if e.name().as_ref() == b"testsuite" => {
+                let n = |k| {
+                    attr(&e, k)
+                        .and_then(|v| v.parse().ok())
+                        .expect("count attribute")
+                };
+                declared.push([n("tests"), n("failures"), n("errors"), n("skipped")]);
+                counted.push([0; 4]);
+            }
+            Event::Start(e) if e.name().as_ref() == b"testcase" => {
+                assert!(attr(&e, "name").is_some(), "a testcase without a name");
+                depth_in_case = 1;
+                case_kind = 0;
+            }
+            Event::Empty(e) if e.name().as_ref() == b"testcase" => {
+                assert!(attr(&e, "name").is_some(), "a testcase without a name");
+                if let Some(c) = counted.last_mut() {
+                    c[0] += 1;
+                }
+            }
+            Event::Start(e) | Event::Empty(e) if depth_in_case == 1 => {
+                let kind = match e.name().as_ref() {
+                    b"failure" => 1,
+                    b"error" => 2,
+                    b"skipped" => 3,
+                    _ => 0,
+                };
+                if kind != 0 && case_kind == 0 {
+                    case_kind = kind;
+                }
+                if matches!(reader.read_event_into(&mut Vec::new()), Ok(_)) {}
+            }
+            Event::End(e) if e.name().as_ref() == b"testcase" => {
+                depth_in_case = 0;
+                if let Some(c) = counted.last_mut() {
+                    c[0] += 1;
+                    if case_kind != 0 {
+                        c[case_kind] += 1;
+                    }
+                }
+            }
+            _ => {}
+        }
+        buf.clear();
+    }
+    assert_eq!(declared.len(), run.suite_names().len());
+    assert_eq!(
+        declared, counted,
+        "suite counts agree with their test cases"
+    );
+    let again =
+        merge(&[Input::bytes("merged.xml", xml)], &MergeOptions::default()).expect("reads back");
+    let (a, b) = (again.totals(), run.totals());
+    assert_eq!(
+        (a.tests, a.passed, a.failed, a.errored, a.skipped, a.flaky),
+        (b.tests, b.passed, b.failed, b.errored, b.skipped, b.flaky)
+    );
+}

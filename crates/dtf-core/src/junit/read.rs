@@ -17,7 +17,7 @@ use std::io::{self, BufRead, Read};
 use quick_xml::events::{BytesRef, BytesStart, Event};
 
 use super::{file_from_stack_trace, parse_time};
-use crate::model::{Detail, Outcome, OutcomeField, Rerun, TestCase};
+use crate::model::{Detail, Outcome, OutcomeField, Rerun, Status, TestCase};
 
 /// Size limits that keep one hostile file from taking all the memory.
 #[derive(Clone, Copy, Debug)]
@@ -303,6 +303,9 @@ pub struct JunitReader<R> {
     cases: u64,
     /// Whether element text (messages, stack traces, output) is collected.
     capture_text: bool,
+    /// Whether the last case's markup says its verdict plainly; see
+    /// [`JunitReader::raw_case_is_plain`].
+    last_plain: bool,
 }
 
 impl<R: BufRead> JunitReader<R> {
@@ -346,6 +349,7 @@ impl<R: BufRead> JunitReader<R> {
             done: false,
             cases: 0,
             capture_text: true,
+            last_plain: true,
         }
     }
 
@@ -369,6 +373,14 @@ impl<R: BufRead> JunitReader<R> {
     /// inside a `<testsuite>`.
     pub fn raw_case(&self) -> &[u8] {
         &self.xml.get_ref().kept
+    }
+
+    /// Whether the last case's markup says its verdict the way every importer reads
+    /// it: result elements all of one kind, that kind the verdict (none for a pass),
+    /// and no `status` attribute deciding instead. Such an element can be copied into
+    /// merged JUnit as it is; any other is rewritten.
+    pub fn raw_case_is_plain(&self) -> bool {
+        self.last_plain
     }
 
     /// The name this reader reports in errors.
@@ -910,6 +922,10 @@ impl<R: BufRead> JunitReader<R> {
             reruns_follow,
             ..
         } = pending;
+        let first_kind = results.first().map_or(Outcome::Passed, |r| r.outcome);
+        let one_kind = results.iter().all(|r| r.outcome == first_kind);
+        let status_decides =
+            results.is_empty() && status_attr.is_some_and(|s| s != Outcome::Passed);
         // The most severe result element decides; among equals, the first.
         let mut decisive: Option<ResultElement> = None;
         for r in results {
@@ -946,6 +962,13 @@ impl<R: BufRead> JunitReader<R> {
             case.outcome = OutcomeField(last.outcome);
             case.reruns.insert(0, first);
         }
+        let verdict = match case.status() {
+            Status::Passed | Status::Flaky => Outcome::Passed,
+            Status::Failed => Outcome::Failed,
+            Status::Errored => Outcome::Errored,
+            Status::Skipped => Outcome::Skipped,
+        };
+        self.last_plain = one_kind && !status_decides && verdict == first_kind;
         if self.capture_text && (case.file.is_none() || case.line.is_none()) {
             let traces = std::iter::once(case.detail.details.as_deref())
                 .chain(case.reruns.iter().map(|r| r.detail.details.as_deref()))
