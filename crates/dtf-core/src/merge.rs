@@ -30,6 +30,8 @@ type Opener = dyn Fn() -> io::Result<Box<dyn Read + Send>> + Send + Sync;
 pub struct Input {
     name: String,
     open: Arc<Opener>,
+    /// Bytes, when known before reading (files).
+    size: Option<u64>,
 }
 
 impl std::fmt::Debug for Input {
@@ -45,9 +47,11 @@ impl Input {
     pub fn file(path: impl Into<PathBuf>) -> Input {
         let path: PathBuf = path.into();
         let name = path.display().to_string();
+        let size = std::fs::metadata(&path).ok().map(|m| m.len());
         Input {
             name,
             open: Arc::new(move || Ok(Box::new(File::open(&path)?) as Box<dyn Read + Send>)),
+            size,
         }
     }
 
@@ -59,6 +63,7 @@ impl Input {
         Input {
             name: name.into(),
             open: Arc::new(open),
+            size: None,
         }
     }
 
@@ -96,6 +101,9 @@ pub struct MergeOptions {
     /// Where to put the spool files; the system's temporary folder when `None`.
     pub spool_dir: Option<PathBuf>,
     pub on_input_done: Option<ProgressFn>,
+    /// How many distinct tests to make room for at the start; 0 guesses from the
+    /// size of the input files.
+    pub expected_tests: usize,
 }
 
 /// Called on the merging thread as each input is finished.
@@ -153,6 +161,10 @@ struct Attempt {
 
 const NONE: u32 = u32::MAX;
 
+/// A small `<testcase>` with a name, a class and a time takes about this many bytes;
+/// used to size tables before reading.
+const BYTES_PER_CASE: u64 = 200;
+
 #[derive(Clone, Copy, Debug)]
 struct Entry {
     suite: u32,
@@ -168,7 +180,7 @@ struct Entry {
 /// Sent by a worker for each case.
 #[derive(Clone, Copy, Debug)]
 struct Header {
-    key: u128,
+    key: Key,
     suite: u32,
     record: RecordRef,
     outcome: Outcome,
@@ -202,14 +214,22 @@ impl Hasher for PassThrough {
             self.0 = self.0.rotate_left(8) ^ u64::from(b);
         }
     }
-    fn write_u128(&mut self, v: u128) {
-        self.0 = v as u64;
+    fn write_u64(&mut self, v: u64) {
+        // A key hashes its two halves in turn; the second is enough.
+        self.0 = v;
     }
 }
 
 /// A 128-bit hash of a test id: wide enough that two ids colliding in a run of
 /// millions of tests is not a practical concern.
-fn hash_id(id: &str) -> u128 {
+/// A test id's 128-bit hash, as two halves: a `u128` would be aligned to 16 bytes and
+/// make every table slot 32 bytes instead of 24.
+type Key = [u64; 2];
+
+/// The tests seen so far, by key.
+type Index = HashMap<Key, u32, BuildHasherDefault<PassThrough>>;
+
+fn hash_id(id: &str) -> Key {
     const K1: u64 = 0x9e37_79b9_7f4a_7c15;
     const K2: u64 = 0xc2b2_ae3d_27d4_eb4f;
     let bytes = id.as_bytes();
@@ -231,7 +251,7 @@ fn hash_id(id: &str) -> u128 {
     let v = u64::from_le_bytes(word) ^ ((rest.len() as u64) << 59);
     a = (a ^ v).wrapping_mul(0xff51_afd7_ed55_8ccd);
     b = (b ^ v.rotate_left(23)).wrapping_mul(0xc4ce_b9fe_1a85_ec53);
-    u128::from(fmix(a ^ b.rotate_left(17))) << 64 | u128::from(fmix(b ^ a.rotate_left(41)))
+    [fmix(a ^ b.rotate_left(17)), fmix(b ^ a.rotate_left(41))]
 }
 
 fn fmix(mut k: u64) -> u64 {
@@ -636,7 +656,13 @@ pub fn merge(inputs: &[Input], options: &MergeOptions) -> Result<MergedRun, Merg
         }
         drop(tx);
 
-        let mut index: HashMap<u128, u32, BuildHasherDefault<PassThrough>> = HashMap::default();
+        // Sized from the inputs' bytes (about 200 a test case) when they are files, so
+        // the table does not hold two copies of itself while it grows.
+        let expected = match options.expected_tests {
+            0 => (inputs.iter().filter_map(|i| i.size).sum::<u64>() / BYTES_PER_CASE) as usize,
+            n => n,
+        };
+        let mut index = Index::with_capacity_and_hasher(expected, Default::default());
         let mut suite_index: HashMap<String, u32> = HashMap::new();
         let mut pending: std::collections::BTreeMap<usize, FileResult> = Default::default();
         let mut expected = 0usize;
@@ -693,7 +719,7 @@ pub fn merge(inputs: &[Input], options: &MergeOptions) -> Result<MergedRun, Merg
 impl MergedRun {
     fn add_file(
         &mut self,
-        index: &mut HashMap<u128, u32, BuildHasherDefault<PassThrough>>,
+        index: &mut Index,
         suite_index: &mut HashMap<String, u32>,
         headers: Vec<Header>,
         suites: &[String],
