@@ -116,7 +116,7 @@ pub struct ReportArgs {
     #[arg(long, default_value = "Test report")]
     pub title: String,
     /// Most tests listed one by one in the HTML report (the rest are counted).
-    #[arg(long, default_value_t = 50_000)]
+    #[arg(long, default_value_t = 20_000)]
     pub max_html_tests: usize,
 }
 

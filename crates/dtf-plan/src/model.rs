@@ -51,7 +51,10 @@ impl PlanTest {
         self.pool_durations
             .iter()
             .find(|(p, _)| *p == pool.name)
-            .map_or(self.duration / pool.speed.max(f64::MIN_POSITIVE), |(_, d)| *d)
+            .map_or(
+                self.duration / pool.speed.max(f64::MIN_POSITIVE),
+                |(_, d)| *d,
+            )
     }
 }
 

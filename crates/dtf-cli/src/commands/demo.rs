@@ -129,7 +129,7 @@ pub fn run(args: &DemoArgs, quiet: bool) -> Result<Finished, CliError> {
         ],
         None,
         "acme-shop: feature/faster-checkout",
-        50_000,
+        20_000,
         Merged::write_limits(&inputs),
     )?;
     for p in &written.paths {

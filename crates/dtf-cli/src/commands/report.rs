@@ -15,7 +15,12 @@ use crate::args::{ReportArgs, ReportFormat};
 use crate::{CliError, Finished};
 
 /// Longest stack trace or output shown in the HTML and Markdown reports.
-const REPORT_TEXT_BYTES: usize = 16 << 10;
+const REPORT_TEXT_BYTES: usize = 8 << 10;
+
+/// Failed, errored and flaky tests shown with their stack trace and output; the rest
+/// show their message only, so a build with tens of thousands of failures still gives
+/// a report a browser opens.
+const DETAILED_TESTS: usize = 2_000;
 
 /// The paths written, for the closing message.
 pub struct Written {
@@ -55,8 +60,11 @@ pub fn report_data(
             out
         })
     };
+    let mut detailed = 0usize;
     let mut push = |m: &dtf_core::merge::MergedTest<'_>| {
-        let interesting = matches!(m.status, Status::Failed | Status::Errored | Status::Flaky);
+        let interesting = matches!(m.status, Status::Failed | Status::Errored | Status::Flaky)
+            && detailed < DETAILED_TESTS;
+        detailed += usize::from(interesting);
         let detail = if m.status == Status::Flaky {
             m.case
                 .reruns
