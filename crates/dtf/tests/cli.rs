@@ -42,7 +42,10 @@ fn demo_writes_every_report() {
     let out = dtf(tmp.path(), &["demo", "-o", "out"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let shown = String::from_utf8_lossy(&out.stdout);
-    assert!(shown.trim().ends_with("out"), "prints where it wrote: {shown}");
+    assert!(
+        shown.trim().ends_with("out"),
+        "prints where it wrote: {shown}"
+    );
     let report = tmp.path().join("out/report");
     for f in ["summary.md", "report.html", "junit.xml", "summary.json"] {
         assert!(report.join(f).is_file(), "{f} written");
@@ -50,7 +53,10 @@ fn demo_writes_every_report() {
     let summary = json(&report.join("summary.json"));
     assert_eq!(summary["schema"], "dtf.summary.v1");
     let t = &summary["totals"];
-    assert_eq!((t["tests"].as_u64(), t["cases"].as_u64()), (Some(52), Some(56)));
+    assert_eq!(
+        (t["tests"].as_u64(), t["cases"].as_u64()),
+        (Some(52), Some(56))
+    );
     let parts: u64 = ["passed", "failed", "errored", "skipped", "flaky"]
         .iter()
         .map(|k| t[k].as_u64().unwrap_or(0))
@@ -60,7 +66,10 @@ fn demo_writes_every_report() {
     let md = std::fs::read_to_string(report.join("summary.md")).expect("md");
     insta::assert_snapshot!("demo_summary_md", md);
     // The merged JUnit reads back to the same verdicts.
-    let again = dtf(tmp.path(), &["merge", "--json", "again.json", "out/report/junit.xml"]);
+    let again = dtf(
+        tmp.path(),
+        &["merge", "--json", "again.json", "out/report/junit.xml"],
+    );
     assert!(again.status.success(), "{}", stderr(&again));
     let again = json(&tmp.path().join("again.json"));
     for k in ["tests", "passed", "failed", "errored", "skipped", "flaky"] {
@@ -68,7 +77,10 @@ fn demo_writes_every_report() {
     }
     // Each bundle verifies.
     for b in ["shard-1", "shard-2", "shard-3", "rerun-1"] {
-        let v = dtf(tmp.path(), &["artifacts", "verify", &format!("out/bundles/{b}.zip")]);
+        let v = dtf(
+            tmp.path(),
+            &["artifacts", "verify", &format!("out/bundles/{b}.zip")],
+        );
         assert!(v.status.success(), "{b}: {}", stderr(&v));
     }
 }
@@ -79,7 +91,14 @@ fn merging_every_dialect_at_once() {
     let dir = fixtures();
     let out = dtf(
         tmp.path(),
-        &["merge", "--junit", "all.xml", "--json", "all.json", dir.to_str().expect("utf-8 path")],
+        &[
+            "merge",
+            "--junit",
+            "all.xml",
+            "--json",
+            "all.json",
+            dir.to_str().expect("utf-8 path"),
+        ],
     );
     assert!(out.status.success(), "{}", stderr(&out));
     let summary = json(&tmp.path().join("all.json"));
@@ -87,9 +106,15 @@ fn merging_every_dialect_at_once() {
         &std::fs::read_to_string(dir.join("expected.json")).expect("expected.json"),
     )
     .expect("JSON");
-    let cases: u64 = expected.iter().map(|e| e["cases"].as_u64().unwrap_or(0)).sum();
+    let cases: u64 = expected
+        .iter()
+        .map(|e| e["cases"].as_u64().unwrap_or(0))
+        .sum();
     assert_eq!(summary["totals"]["cases"].as_u64(), Some(cases));
-    assert_eq!(summary["inputs"].as_array().map(Vec::len), Some(expected.len()));
+    assert_eq!(
+        summary["inputs"].as_array().map(Vec::len),
+        Some(expected.len())
+    );
 }
 
 #[test]
@@ -102,7 +127,12 @@ fn fail_on_failures_sets_exit_code_1() {
     );
     let path = f.to_str().expect("utf-8");
     assert_eq!(dtf(tmp.path(), &["merge", path]).status.code(), Some(0));
-    assert_eq!(dtf(tmp.path(), &["merge", "--fail-on-failures", path]).status.code(), Some(1));
+    assert_eq!(
+        dtf(tmp.path(), &["merge", "--fail-on-failures", path])
+            .status
+            .code(),
+        Some(1)
+    );
 }
 
 /// Each bad input: exit code 3, an error naming the file and line:column, no panic.
@@ -126,7 +156,10 @@ fn bad_inputs_are_located_and_exit_3() {
         let out = dtf(tmp.path(), &["merge", path.to_str().expect("utf-8")]);
         let err = stderr(&out);
         assert_eq!(out.status.code(), Some(3), "{name}: {err}");
-        assert!(err.contains(want), "{name}: {err:?} should contain {want:?}");
+        assert!(
+            err.contains(want),
+            "{name}: {err:?} should contain {want:?}"
+        );
         assert!(!err.contains("panicked"), "{name}: {err}");
     }
     // A folder where a file should be, and a file that does not exist.
@@ -169,12 +202,21 @@ fn keep_going_merges_the_good_and_lists_the_bad() {
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(3), "{err}");
     let s = json(&tmp.path().join("s.json"));
-    assert_eq!(s["totals"]["tests"], 3, "two good tests and the one read before the cut");
+    assert_eq!(
+        s["totals"]["tests"], 3,
+        "two good tests and the one read before the cut"
+    );
     let inputs = s["inputs"].as_array().expect("inputs");
     let errors: Vec<&str> = inputs.iter().filter_map(|i| i["error"].as_str()).collect();
     assert_eq!(errors.len(), 2, "{inputs:?}");
-    assert!(errors.iter().any(|e| e.contains("cut.xml:3:")), "{errors:?}");
-    assert!(inputs.iter().any(|i| i["source"] == "nothing-*.xml"), "{inputs:?}");
+    assert!(
+        errors.iter().any(|e| e.contains("cut.xml:3:")),
+        "{errors:?}"
+    );
+    assert!(
+        inputs.iter().any(|i| i["source"] == "nothing-*.xml"),
+        "{inputs:?}"
+    );
     let merged = std::fs::read_to_string(tmp.path().join("m.xml")).expect("merged junit");
     assert!(merged.contains("name=\"kept\""));
 }
@@ -194,7 +236,15 @@ fn retries_across_files_are_attempts() {
     );
     let out = dtf(
         tmp.path(),
-        &["merge", "--junit", "m.xml", "--json", "s.json", a.to_str().expect("utf-8"), b.to_str().expect("utf-8")],
+        &[
+            "merge",
+            "--junit",
+            "m.xml",
+            "--json",
+            "s.json",
+            a.to_str().expect("utf-8"),
+            b.to_str().expect("utf-8"),
+        ],
     );
     assert!(out.status.success(), "{}", stderr(&out));
     let s = json(&tmp.path().join("s.json"));
@@ -203,7 +253,10 @@ fn retries_across_files_are_attempts() {
     assert_eq!(s["totals"]["cases"], 4);
     assert_eq!(s["flaky"][0]["attempts"], 2);
     assert_eq!(s["flaky"][0]["message"], "first");
-    assert_eq!(s["failures"][0]["message"], "y", "the last attempt decides the message");
+    assert_eq!(
+        s["failures"][0]["message"], "y",
+        "the last attempt decides the message"
+    );
     let xml = std::fs::read_to_string(tmp.path().join("m.xml")).expect("junit");
     assert!(xml.contains("<flakyFailure message=\"first\""), "{xml}");
     assert!(xml.contains("<rerunError message=\"y\""), "{xml}");
@@ -256,11 +309,22 @@ fn bundles_round_trip_and_tampering_is_found() {
     assert!(pack.status.success(), "{}", stderr(&pack));
     let ls = dtf(tmp.path(), &["artifacts", "ls", "b.zip"]);
     let listing = String::from_utf8_lossy(&ls.stdout);
-    assert!(listing.contains("junit") && listing.contains("logs/run.log"), "{listing}");
-    assert_eq!(dtf(tmp.path(), &["artifacts", "verify", "b.zip"]).status.code(), Some(0));
+    assert!(
+        listing.contains("junit") && listing.contains("logs/run.log"),
+        "{listing}"
+    );
+    assert_eq!(
+        dtf(tmp.path(), &["artifacts", "verify", "b.zip"])
+            .status
+            .code(),
+        Some(0)
+    );
     let unpack = dtf(tmp.path(), &["artifacts", "unpack", "b.zip", "-d", "out"]);
     assert!(unpack.status.success(), "{}", stderr(&unpack));
-    assert_eq!(std::fs::read(tmp.path().join("out/logs/run.log")).expect("unpacked"), b"hello\n");
+    assert_eq!(
+        std::fs::read(tmp.path().join("out/logs/run.log")).expect("unpacked"),
+        b"hello\n"
+    );
     // A bundle is a merge input.
     let merged = dtf(tmp.path(), &["merge", "--json", "s.json", "b.zip"]);
     assert!(merged.status.success(), "{}", stderr(&merged));
@@ -279,10 +343,14 @@ fn bundles_round_trip_and_tampering_is_found() {
         if name == "logs/run.log" {
             bytes = b"tampered\n".to_vec();
         }
-        writer.start_file(name, zip::write::SimpleFileOptions::default()).expect("start");
+        writer
+            .start_file(name, zip::write::SimpleFileOptions::default())
+            .expect("start");
         std::io::Write::write_all(&mut writer, &bytes).expect("write");
     }
-    writer.start_file("extra.txt", zip::write::SimpleFileOptions::default()).expect("start");
+    writer
+        .start_file("extra.txt", zip::write::SimpleFileOptions::default())
+        .expect("start");
     writer.finish().expect("finish");
     let v = dtf(tmp.path(), &["artifacts", "verify", "t.zip"]);
     let out = String::from_utf8_lossy(&v.stdout);
@@ -311,5 +379,9 @@ fn help_has_examples_on_every_command() {
     }
     let out = dtf(tmp.path(), &["--help"]);
     assert!(String::from_utf8_lossy(&out.stdout).contains("Exit codes:"));
-    assert_eq!(dtf(tmp.path(), &["merge"]).status.code(), Some(2), "usage errors exit 2");
+    assert_eq!(
+        dtf(tmp.path(), &["merge"]).status.code(),
+        Some(2),
+        "usage errors exit 2"
+    );
 }
