@@ -52,6 +52,19 @@ Exit codes: 0 ok, 1 failures (with --fail-on-failures), 3 bad input, 4 cannot wr
     /// Pack, verify, list, unpack and find artifact bundles.
     #[command(subcommand)]
     Artifacts(ArtifactsCommand),
+    /// Split a suite into shards from history, dependencies, runner capabilities and deadlines.
+    #[command(after_help = "Examples:
+  dtf plan --shards 8 --timings results/ -o plan.json
+  dtf plan --shards 16 --timings build-41/ --timings build-42/ --discover pytest --explain
+  dtf plan --strategy deadline --deadline 10m --max-shards 32 --timings results/ -o plan.json
+  dtf plan --shards 8 --timings results/ --emit github-matrix
+  dtf plan --rerun-failed summary.json --previous-plan plan.json --shards 2 -o rerun.json
+
+Strategies: timing (default), round-robin, priority, fair-share, deadline, batching, quota.
+Without --tests or --discover, the tests are those in the timing files.
+
+Exit codes: 0 ok, 2 usage, 3 bad input or a plan that cannot be made, 4 cannot write")]
+    Plan(PlanArgs),
     /// Run the whole pipeline locally on the bundled example suite: no network, no token.
     #[command(after_help = "Examples:
   dtf demo
@@ -174,6 +187,76 @@ Exit codes: 0 intact, 3 unreadable bundle, 5 verification failed")]
         #[arg(long, default_value = "**/*.xml")]
         pattern: Vec<String>,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// How many shards (the most, for `--strategy deadline`); default from dtf.toml.
+    #[arg(long)]
+    pub shards: Option<u32>,
+    /// The strategy: timing, round-robin, priority, fair-share, deadline, batching, quota.
+    #[arg(long)]
+    pub strategy: Option<String>,
+    /// Earlier results to learn durations from: JUnit files, folders or globs, a dtf
+    /// summary, or a JSON object of test id to seconds (pytest-split's .test_durations).
+    /// Repeat for several builds, oldest first; the newest weighs most.
+    #[arg(long = "timings", value_name = "PATH")]
+    pub timings: Vec<String>,
+    /// The tests to plan: a file with one id a line, or a JSON list.
+    #[arg(long, value_name = "LIST", conflicts_with_all = ["discover", "discover_cmd", "rerun_failed"])]
+    pub tests: Option<PathBuf>,
+    /// Ask the framework for its tests: cargo-nextest, pytest, go, jest, vitest, js-files.
+    #[arg(long, value_name = "PRESET", conflicts_with_all = ["discover_cmd", "rerun_failed"])]
+    pub discover: Option<String>,
+    /// Run this command (with `sh -c`) and plan the ids it prints, one a line.
+    #[arg(long, value_name = "CMD", conflicts_with = "rerun_failed")]
+    pub discover_cmd: Option<String>,
+    /// Where discovery runs.
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    pub root: PathBuf,
+    /// Plan only the failed and lost tests of a build: its dtf summary or its JUnit results.
+    #[arg(long, value_name = "RESULTS")]
+    pub rerun_failed: Option<String>,
+    /// The plan that build ran (tests it planned without a result are lost and rerun).
+    #[arg(long, value_name = "PLAN", requires = "rerun_failed")]
+    pub previous_plan: Option<PathBuf>,
+    /// Pools, requirements, dependencies, priorities, groups ([default: ./dtf.toml if present]).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Plan single tests or whole files.
+    #[arg(long, value_parser = ["test", "file"])]
+    pub unit: Option<String>,
+    /// Run dependent tests in later waves instead of in one shard.
+    #[arg(long)]
+    pub waves: bool,
+    /// Wall-time target for `--strategy deadline`, such as 10m, 90s, 1h30m.
+    #[arg(long, value_name = "DURATION")]
+    pub deadline: Option<String>,
+    /// The most shards `--strategy deadline` may use (default: --shards).
+    #[arg(long, value_name = "N")]
+    pub max_shards: Option<u32>,
+    /// Most tests in one invocation (batching).
+    #[arg(long, value_name = "N")]
+    pub max_batch: Option<usize>,
+    /// Write plan.json here ("-" for standard output).
+    #[arg(short, long, value_name = "plan.json")]
+    pub output: Option<PathBuf>,
+    /// Print the plan in a provider's form: github-matrix, gitlab-parallel,
+    /// gitlab-child-pipeline, jenkins, azure-matrix.
+    #[arg(long, value_name = "FORMAT")]
+    pub emit: Option<String>,
+    /// With --emit: the wave to emit, for plans that run in waves.
+    #[arg(long, requires = "emit")]
+    pub wave: Option<u32>,
+    /// With --emit: the part to emit, when there are more shards than the provider allows in one matrix.
+    #[arg(long, requires = "emit")]
+    pub part: Option<u32>,
+    /// Print a table of the shards: pool, tests, predicted time, bars.
+    #[arg(long)]
+    pub explain: bool,
+    /// Use the timing files that can be read and warn about the rest.
+    #[arg(long)]
+    pub keep_going: bool,
 }
 
 #[derive(Debug, Args)]

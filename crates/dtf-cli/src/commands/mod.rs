@@ -3,6 +3,7 @@
 mod artifacts;
 mod demo;
 mod merge;
+mod plan;
 mod report;
 
 use crate::args::{Cli, Command};
@@ -13,6 +14,7 @@ pub fn run(cli: Cli) -> Result<Finished, CliError> {
         Command::Merge(args) => merge::run(&args, cli.quiet),
         Command::Report(args) => report::run(&args, cli.quiet),
         Command::Artifacts(cmd) => artifacts::run(cmd, cli.quiet),
+        Command::Plan(args) => plan::run(&args, cli.quiet),
         Command::Demo(args) => demo::run(&args, cli.quiet),
     }
 }
