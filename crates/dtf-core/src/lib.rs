@@ -9,6 +9,7 @@
 //! **Invariant:** nothing here knows a CI provider, speaks HTTP, or reads an
 //! environment variable.
 
+pub mod categorize;
 pub mod junit;
 pub mod merge;
 pub mod metadata;
