@@ -11,7 +11,8 @@ Exit codes:
   2  usage error
   3  bad input (unreadable, malformed or not JUnit); with --keep-going, after writing outputs
   4  an output could not be written
-  5  a bundle failed verification";
+  5  a bundle failed verification
+  6  a run was cancelled (SIGINT/SIGTERM); partial results were written";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -70,6 +71,9 @@ Exit codes: 0 ok, 2 usage, 3 bad input or a plan that cannot be made, 4 cannot w
   dtf demo
   dtf demo --out-dir /tmp/dtf-demo")]
     Demo(DemoArgs),
+    /// The example suite as a test framework, for `dtf demo` (not for people).
+    #[command(hide = true)]
+    ExampleSuite(crate::commands::example_suite::ExampleSuiteArgs),
 }
 
 /// Options shared by the commands that merge.

@@ -9,6 +9,7 @@
 //! | 3 | bad input: an input file is unreadable, malformed, or not what it claims (with `--keep-going`, after writing everything that could be written) |
 //! | 4 | cannot write an output (disk full, permission denied) |
 //! | 5 | a bundle failed verification: changed, missing or extra files |
+//! | 6 | `dtf run` was cancelled (SIGINT, SIGTERM): what it had was written, marked partial |
 
 /// Everything went as asked.
 pub const SUCCESS: u8 = 0;
@@ -22,3 +23,5 @@ pub const BAD_INPUT: u8 = 3;
 pub const OUTPUT: u8 = 4;
 /// An artifact bundle does not match its manifest.
 pub const VERIFY_FAILED: u8 = 5;
+/// A run was cancelled; its partial results were written.
+pub const CANCELLED: u8 = 6;

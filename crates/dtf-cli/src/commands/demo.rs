@@ -14,7 +14,7 @@ use crate::args::{DemoArgs, MergeInputs, ReportFormat};
 use crate::{CliError, Finished};
 
 /// The example suite's shard results, as three CI runners and one rerun job left them.
-const SHARDS: &[(&str, &str)] = &[
+pub(crate) const SHARDS: &[(&str, &str)] = &[
     (
         "shard-1",
         include_str!("../../../../examples/shards/shard-1.xml"),

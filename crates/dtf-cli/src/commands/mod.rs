@@ -2,6 +2,7 @@
 
 mod artifacts;
 mod demo;
+pub(crate) mod example_suite;
 mod merge;
 mod plan;
 mod report;
@@ -16,6 +17,7 @@ pub fn run(cli: Cli) -> Result<Finished, CliError> {
         Command::Artifacts(cmd) => artifacts::run(cmd, cli.quiet),
         Command::Plan(args) => plan::run(&args, cli.quiet),
         Command::Demo(args) => demo::run(&args, cli.quiet),
+        Command::ExampleSuite(args) => example_suite::run(&args),
     }
 }
 
