@@ -359,3 +359,27 @@ proptest! {
         prop_assert_eq!(in_chains, linked);
     }
 }
+
+/// Many real tests report a time of 0: they must spread over the shards, not pile up
+/// on the first one (ties in load go to the shard with the fewest tests).
+#[test]
+fn tests_of_zero_seconds_spread_evenly() {
+    use dtf_plan::model::{PlanTest, Problem};
+    let mut tests: Vec<PlanTest> = (0..100)
+        .map(|i| PlanTest::new(format!("m::zero{i}"), 0.0))
+        .collect();
+    tests.extend((0..8).map(|i| PlanTest::new(format!("m::slow{i}"), 10.0)));
+    let problem = Problem {
+        tests,
+        shards: 4,
+        ..Problem::default()
+    };
+    for name in ["timing", "priority", "batching"] {
+        let a = dtf_plan::strategy::by_name(name)
+            .expect("known")
+            .plan(&problem)
+            .expect("plans");
+        let counts: Vec<usize> = a.shards.iter().map(|s| s.tests.len()).collect();
+        assert_eq!(counts, vec![27; 4], "{name}: {counts:?}");
+    }
+}

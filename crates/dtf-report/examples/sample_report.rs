@@ -7,9 +7,14 @@
 
 use std::path::PathBuf;
 
+use dtf_core::categorize::{Categorizer, group};
 use dtf_core::metadata::{BuildMetadata, Provider};
 use dtf_core::model::Status;
-use dtf_report::{InputProblem, ReportData, SuiteRow, Templates, TestRow, Totals};
+use dtf_core::model::{Detail, Outcome, OutcomeField, TestCase};
+use dtf_report::{
+    FailureGroupRow, InputProblem, ReportData, SuiteRow, Templates, TestRow, TimelineData,
+    TimelineEntry, TimelineShard, Totals,
+};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args_os().skip(1);
@@ -111,6 +116,12 @@ fn sample() -> ReportData {
                 attempts: if status == Status::Flaky { 2 } else { 1 },
                 message: match status {
                     Status::Skipped => Some("requires a database".to_owned()),
+                    _ if broken && i % 3 == 1 => Some(format!(
+                        "Connection refused: db-{}.internal/10.0.3.{}:5432",
+                        i % 4,
+                        i
+                    )),
+                    _ if broken && i % 3 == 2 => Some(format!("timed out after {}s", 20 + i)),
                     _ if broken => Some(format!(
                         "expected: <{}> but was: <{}>",
                         (r * 1000.0) as u32,
@@ -118,7 +129,14 @@ fn sample() -> ReportData {
                     )),
                     _ => None,
                 },
-                failure_type: broken.then(|| "org.opentest4j.AssertionFailedError".to_owned()),
+                failure_type: broken.then(|| {
+                    match i % 3 {
+                        1 => "java.net.ConnectException",
+                        2 => "java.util.concurrent.TimeoutException",
+                        _ => "org.opentest4j.AssertionFailedError",
+                    }
+                    .to_owned()
+                }),
                 details: broken.then(|| {
                     format!(
                         "org.opentest4j.AssertionFailedError: expected: <1> but was: <2>\n\
@@ -130,6 +148,7 @@ fn sample() -> ReportData {
                 }),
                 stdout: broken.then(|| "[main] INFO  starting\n[main] DEBUG cart=3 items\n".to_owned()),
                 stderr: None,
+                category: None,
             };
             row.tests += 1;
             match status {
@@ -155,6 +174,75 @@ fn sample() -> ReportData {
         totals.duration_s += s.duration_s;
     }
     totals.cases = totals.tests + totals.flaky;
+
+    // Categories and failure groups, as `dtf run` and `dtf report` compute them.
+    let cases: Vec<TestCase> = tests
+        .iter()
+        .filter(|t| t.status.is_failure() || t.status == Status::Flaky)
+        .map(|t| TestCase {
+            suite: t.suite.clone(),
+            classname: t.classname.clone(),
+            name: t.name.clone(),
+            outcome: OutcomeField(if t.status.is_failure() {
+                Outcome::Failed
+            } else {
+                Outcome::Passed
+            }),
+            detail: Detail {
+                message: t.message.clone(),
+                failure_type: t.failure_type.clone(),
+                details: t.details.clone(),
+            },
+            ..TestCase::default()
+        })
+        .collect();
+    let categorizer = Categorizer::builtin();
+    for (t, c) in tests
+        .iter_mut()
+        .filter(|t| t.status.is_failure())
+        .zip(cases.iter().filter(|c| c.outcome().is_failure()))
+    {
+        t.category = Some(categorizer.categorize(c).to_string());
+    }
+    let failure_groups = group(&cases)
+        .iter()
+        .map(FailureGroupRow::from_group)
+        .collect();
+
+    // Three shards of four worker slots, each slot taking the next test when free.
+    let mut shards: Vec<TimelineShard> = (1..=3)
+        .map(|shard| TimelineShard {
+            shard,
+            slots: 4,
+            entries: Vec::new(),
+        })
+        .collect();
+    let mut free = [[0.0f64; 4]; 3];
+    for (i, t) in tests.iter().enumerate() {
+        let shard = i % 3;
+        let slot = (0..4)
+            .min_by(|a, b| free[shard][*a].total_cmp(&free[shard][*b]))
+            .unwrap_or(0);
+        let attempts = t.attempts.max(1);
+        for attempt in 1..=attempts {
+            let start = free[shard][slot];
+            let end = start + t.duration_s.unwrap_or(0.0) + 0.02;
+            let status = match t.status {
+                Status::Flaky if attempt < attempts => "failed",
+                Status::Flaky => "passed",
+                s => s.as_str(),
+            };
+            shards[shard].entries.push(TimelineEntry {
+                test: t.id.clone(),
+                slot: slot as u32,
+                start_s: start,
+                end_s: end,
+                status: status.to_owned(),
+                attempt,
+            });
+            free[shard][slot] = end;
+        }
+    }
     ReportData {
         title: "dtf test report".to_owned(),
         generated_by: format!("dtf {}", env!("CARGO_PKG_VERSION")),
@@ -180,5 +268,7 @@ fn sample() -> ReportData {
             error: "unexpected end of file at line 812".to_owned(),
         }],
         truncated: false,
+        failure_groups,
+        timeline: Some(TimelineData { shards }),
     }
 }

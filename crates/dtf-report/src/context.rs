@@ -9,8 +9,10 @@ use dtf_core::metadata::{BuildMetadata, Shard};
 use dtf_core::model::Status;
 use serde::Serialize;
 
-use crate::data::{InputProblem, ReportData, SuiteRow, TestRow, Totals};
-use crate::filters::first_line;
+use crate::data::{
+    FailureGroupRow, InputProblem, ReportData, SuiteRow, TestRow, TimelineData, Totals,
+};
+use crate::filters::{first_line, format_duration};
 
 /// How many slow tests the templates get (the HTML chart shows them all, the
 /// Markdown summary the first ten).
@@ -38,6 +40,9 @@ pub(crate) struct Context<'a> {
     slowest: Vec<&'a TestRow>,
     histogram: Vec<Bucket>,
     test_index: Vec<IndexRow<'a>>,
+    failure_groups: &'a [FailureGroupRow],
+    /// The timeline chart, laid out; `none` without a timeline.
+    timeline: Option<TimelineChart>,
 }
 
 /// [`BuildMetadata`] with every field present (`none` when unknown): its own
@@ -121,6 +126,9 @@ struct IndexRow<'a> {
     /// Position in `failures` followed by `flaky`, which is the number in the id
     /// (`d<k>`) of the test's details element.
     k: Option<usize>,
+    /// Error category, when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    g: Option<&'a str>,
 }
 
 impl<'a> Context<'a> {
@@ -163,6 +171,7 @@ impl<'a> Context<'a> {
                         .map(|m| first_line(m, INDEX_MESSAGE_CHARS))
                         .filter(|m| !m.is_empty()),
                     k,
+                    g: t.category.as_deref(),
                 }
             })
             .collect();
@@ -181,8 +190,278 @@ impl<'a> Context<'a> {
             slowest: data.slowest(SLOWEST),
             histogram: histogram(data),
             test_index,
+            failure_groups: &data.failure_groups,
+            timeline: data
+                .timeline
+                .as_ref()
+                .and_then(|t| TimelineChart::new(t, TIMELINE_MAX_BARS)),
         }
     }
+}
+
+/// Most rectangles the timeline draws: each is about 150 bytes of SVG with its
+/// tooltip, so 20,000 keep the chart near 3 MB.
+pub(crate) const TIMELINE_MAX_BARS: usize = 20_000;
+
+/// The timeline as an SVG chart: one row per shard and slot, one rectangle per test
+/// attempt, x in seconds since each shard started. Geometry is computed here so the
+/// template only prints numbers.
+#[derive(Serialize)]
+pub(crate) struct TimelineChart {
+    /// The SVG's viewBox width and height.
+    width: f64,
+    height: f64,
+    /// Where the plot starts (left of it: row labels) and ends.
+    x0: f64,
+    x1: f64,
+    /// The axis's y (below the rows).
+    axis_y: f64,
+    /// Height of one rectangle.
+    bar_h: f64,
+    rows: Vec<TimelineRow>,
+    bars: Vec<TimelineBar>,
+    ticks: Vec<TimelineTick>,
+    /// Seconds the x axis spans: the longest shard.
+    span_s: f64,
+    shards: usize,
+    /// Entries in the data, and how many are drawn.
+    entries: usize,
+    drawn: usize,
+    /// Statuses that occur, in legend order.
+    statuses: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct TimelineRow {
+    /// `shard 2 · slot 0`, or empty when rows are too thin for labels.
+    label: String,
+    /// Top of the row.
+    y: f64,
+    /// The first row of a shard (drawn with a separator above it).
+    first: bool,
+}
+
+#[derive(Serialize)]
+struct TimelineBar {
+    x: f64,
+    y: f64,
+    w: f64,
+    /// Status, as a CSS class suffix (`passed`, ..., `other`).
+    s: &'static str,
+    /// Tooltip.
+    t: String,
+}
+
+#[derive(Serialize)]
+struct TimelineTick {
+    x: f64,
+    label: String,
+}
+
+/// Statuses with their own colour, in legend order; anything else is `other`.
+const TIMELINE_STATUSES: [&str; 7] = [
+    "passed", "failed", "errored", "flaky", "skipped", "lost", "timeout",
+];
+
+fn round1(x: f64) -> f64 {
+    (x * 10.0).round() / 10.0
+}
+
+impl TimelineChart {
+    fn new(data: &TimelineData, max_bars: usize) -> Option<TimelineChart> {
+        const WIDTH: f64 = 1160.0;
+        const X0: f64 = 150.0;
+        const X1: f64 = WIDTH - 16.0;
+        // Rows get thinner as they get more numerous, down to a floor, so a run of
+        // many shards stays a chart rather than a scroll.
+        let finite = |x: f64| if x.is_finite() { x.max(0.0) } else { 0.0 };
+        let mut layout: Vec<(u32, u32, usize)> = Vec::new(); // (shard, slot, row)
+        let mut row_count = 0usize;
+        let mut shards: Vec<&crate::data::TimelineShard> = data.shards.iter().collect();
+        shards.sort_by_key(|s| s.shard);
+        let mut span: f64 = 0.0;
+        let mut entries = 0usize;
+        for shard in &shards {
+            let used = shard.entries.iter().map(|e| e.slot + 1).max().unwrap_or(0);
+            let slots = shard.slots.max(used).max(1);
+            for slot in 0..slots {
+                layout.push((shard.shard, slot, row_count));
+                row_count += 1;
+            }
+            for e in &shard.entries {
+                span = span.max(finite(e.end_s)).max(finite(e.start_s));
+                entries += 1;
+            }
+        }
+        if entries == 0 {
+            return None;
+        }
+        let span = if span > 0.0 { span } else { 1.0 };
+        let pitch = (900.0 / row_count as f64).clamp(6.0, 20.0);
+        let labelled = pitch >= 12.0;
+        let top = 4.0;
+        let row_y = |row: usize| top + row as f64 * pitch;
+        let row_of: std::collections::HashMap<(u32, u32), usize> =
+            layout.iter().map(|&(sh, sl, r)| ((sh, sl), r)).collect();
+        let rows = layout
+            .iter()
+            .map(|&(shard, slot, row)| TimelineRow {
+                label: if labelled {
+                    format!("shard {shard} · slot {slot}")
+                } else if slot == 0 {
+                    format!("shard {shard}")
+                } else {
+                    String::new()
+                },
+                y: round1(row_y(row)),
+                first: slot == 0,
+            })
+            .collect();
+
+        // Keep the most telling entries when there are too many: anything not
+        // passed, then the longest.
+        let mut all: Vec<(&crate::data::TimelineEntry, u32)> = shards
+            .iter()
+            .flat_map(|s| s.entries.iter().map(move |e| (e, s.shard)))
+            .collect();
+        if all.len() > max_bars {
+            all.sort_by(|(a, _), (b, _)| {
+                let passed = |e: &crate::data::TimelineEntry| e.status == "passed";
+                passed(a).cmp(&passed(b)).then_with(|| {
+                    let d = |e: &crate::data::TimelineEntry| finite(e.end_s) - finite(e.start_s);
+                    d(b).partial_cmp(&d(a)).unwrap_or(std::cmp::Ordering::Equal)
+                })
+            });
+            all.truncate(max_bars);
+        }
+        let scale = (X1 - X0) / span;
+        let bar_h = (pitch - 3.0).max(3.0);
+        let mut present = [false; TIMELINE_STATUSES.len()];
+        let mut other = false;
+        let mut bars: Vec<(usize, f64, TimelineBar)> = all
+            .into_iter()
+            .filter_map(|(e, shard)| {
+                let row = *row_of.get(&(shard, e.slot))?;
+                let start = finite(e.start_s);
+                let end = finite(e.end_s).max(start);
+                let s = match TIMELINE_STATUSES.iter().position(|s| *s == e.status) {
+                    Some(i) => {
+                        present[i] = true;
+                        TIMELINE_STATUSES[i]
+                    }
+                    None => {
+                        other = true;
+                        "other"
+                    }
+                };
+                let attempt = if e.attempt > 1 {
+                    format!(", attempt {}", e.attempt)
+                } else {
+                    String::new()
+                };
+                let t = format!(
+                    "{}: {}{attempt}, {} (at {} on shard {shard}, slot {})",
+                    e.test,
+                    e.status,
+                    format_duration(Some(end - start)),
+                    format_duration(Some(start)),
+                    e.slot
+                );
+                let bar = TimelineBar {
+                    x: round1(X0 + start * scale),
+                    y: round1(row_y(row) + 1.0),
+                    w: round1(((end - start) * scale).max(0.6)),
+                    s,
+                    t,
+                };
+                Some((row, start, bar))
+            })
+            .collect();
+        bars.sort_by(|a, b| {
+            a.0.cmp(&b.0)
+                .then(a.1.partial_cmp(&b.1).unwrap_or(std::cmp::Ordering::Equal))
+        });
+        let mut statuses: Vec<String> = TIMELINE_STATUSES
+            .iter()
+            .zip(present)
+            .filter(|(_, p)| *p)
+            .map(|(s, _)| (*s).to_owned())
+            .collect();
+        if other {
+            statuses.push("other".to_owned());
+        }
+        let axis_y = round1(row_y(row_count) + 2.0);
+        let step = tick_step(span);
+        let ticks = (0..)
+            .map(|i| i as f64 * step)
+            .take_while(|t| *t <= span * 1.0001)
+            .map(|t| TimelineTick {
+                x: round1(X0 + t * scale),
+                label: tick_label(t),
+            })
+            .collect();
+        Some(TimelineChart {
+            width: WIDTH,
+            height: round1(axis_y + 22.0),
+            x0: X0,
+            x1: X1,
+            axis_y,
+            bar_h: round1(bar_h),
+            drawn: bars.len(),
+            bars: bars.into_iter().map(|(_, _, b)| b).collect(),
+            rows,
+            ticks,
+            span_s: span,
+            shards: shards.len(),
+            entries,
+            statuses,
+        })
+    }
+}
+
+/// A tick's time, as short as its roundness allows: `500ms`, `30s`, `1m 30s`, `2h`.
+fn tick_label(t: f64) -> String {
+    if t == 0.0 {
+        return "0s".to_owned();
+    }
+    if t < 1.0 {
+        return format!("{}ms", (t * 1000.0).round());
+    }
+    if t < 60.0 {
+        let tenths = (t * 10.0).round() / 10.0;
+        return if tenths.fract() == 0.0 {
+            format!("{tenths:.0}s")
+        } else {
+            format!("{tenths:.1}s")
+        };
+    }
+    let secs = t.round() as u64;
+    let (h, m, s) = (secs / 3600, secs / 60 % 60, secs % 60);
+    let mut parts = Vec::new();
+    if h > 0 {
+        parts.push(format!("{h}h"));
+    }
+    if m > 0 {
+        parts.push(format!("{m}m"));
+    }
+    if s > 0 {
+        parts.push(format!("{s}s"));
+    }
+    parts.join(" ")
+}
+
+/// A round tick interval (1, 2 or 5 times a power of ten seconds, or whole minutes
+/// and hours) giving 5 to 10 ticks over `span`.
+fn tick_step(span: f64) -> f64 {
+    let candidates = [
+        0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 15.0, 30.0,
+        60.0, 120.0, 300.0, 600.0, 900.0, 1800.0, 3600.0, 7200.0, 10800.0, 21600.0, 43200.0,
+        86400.0,
+    ];
+    candidates
+        .into_iter()
+        .find(|c| span / c <= 10.0)
+        .unwrap_or(86400.0)
 }
 
 fn histogram(data: &ReportData) -> Vec<Bucket> {
@@ -235,10 +514,73 @@ mod tests {
                     details: None,
                     stdout: None,
                     stderr: None,
+                    category: None,
                 })
                 .collect(),
             ..ReportData::default()
         }
+    }
+
+    #[test]
+    fn timeline_ticks() {
+        let check = |span: f64, step: f64| assert_eq!(tick_step(span), step, "{span}");
+        check(0.004, 0.001);
+        check(1.0, 0.1);
+        check(9.0, 1.0);
+        check(45.0, 5.0);
+        check(187.8, 30.0);
+        check(3600.0, 600.0);
+        check(1e9, 86400.0);
+        let label = |t: f64, want: &str| assert_eq!(tick_label(t), want, "{t}");
+        label(0.0, "0s");
+        label(0.25, "250ms");
+        label(30.0, "30s");
+        label(2.5, "2.5s");
+        label(90.0, "1m 30s");
+        label(120.0, "2m");
+        label(7200.0, "2h");
+        label(3660.0, "1h 1m");
+    }
+
+    #[test]
+    fn timeline_layout() {
+        use crate::data::{TimelineEntry, TimelineShard};
+        let e = |slot: u32, start_s: f64, end_s: f64, status: &str| TimelineEntry {
+            test: "t".into(),
+            slot,
+            start_s,
+            end_s,
+            status: status.into(),
+            attempt: 1,
+        };
+        let data = TimelineData {
+            shards: vec![TimelineShard {
+                shard: 3,
+                // an entry in a slot beyond `slots` still gets a row
+                slots: 1,
+                entries: vec![
+                    e(0, 0.0, 10.0, "passed"),
+                    e(2, 5.0, f64::NAN, "weird"),
+                    e(1, -1.0, 2.0, "lost"),
+                ],
+            }],
+        };
+        let chart = TimelineChart::new(&data, 100).unwrap();
+        assert_eq!(chart.rows.len(), 3);
+        assert_eq!(chart.rows[2].label, "shard 3 · slot 2");
+        assert_eq!(chart.span_s, 10.0);
+        let bars: Vec<(f64, f64, &str)> = chart.bars.iter().map(|b| (b.x, b.w, b.s)).collect();
+        // full width for 10s; a start before 0 clamps; NaN ends at its start
+        assert_eq!(
+            bars,
+            [
+                (150.0, 994.0, "passed"),
+                (150.0, 198.8, "lost"),
+                (647.0, 0.6, "other")
+            ]
+        );
+        assert_eq!(chart.statuses, ["passed", "lost", "other"]);
+        assert!(TimelineChart::new(&TimelineData::default(), 100).is_none());
     }
 
     #[test]

@@ -32,6 +32,82 @@ pub struct ReportData {
     /// `totals.tests` still counts all of them. Leave out passed and skipped tests
     /// first so that failures stay listed.
     pub truncated: bool,
+    /// Failures that share a cause, largest group first (from
+    /// `dtf_core::categorize::group`; see [`FailureGroupRow::from_group`]).
+    #[serde(default)]
+    pub failure_groups: Vec<FailureGroupRow>,
+    /// When each test ran on each worker slot of each shard (from `dtf run`).
+    #[serde(default)]
+    pub timeline: Option<TimelineData>,
+}
+
+/// Failures with one category and one signature.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct FailureGroupRow {
+    /// The normalized message (numbers, ids and paths masked) and, for failures in
+    /// the code, the top stack frame.
+    pub signature: String,
+    /// `assertion`, `error`, `timeout`, `crash`, `infrastructure`, `setup`, `lost`
+    /// or `unknown`.
+    pub category: String,
+    /// One member's message, unmasked.
+    pub message: String,
+    /// Tests in the group; may exceed `tests.len()`.
+    pub count: u64,
+    /// The first [`FailureGroupRow::MAX_TESTS`] members' ids.
+    pub tests: Vec<String>,
+}
+
+impl FailureGroupRow {
+    /// Member ids a row keeps.
+    pub const MAX_TESTS: usize = 20;
+
+    pub fn from_group(group: &dtf_core::categorize::FailureGroup) -> FailureGroupRow {
+        FailureGroupRow {
+            signature: group.signature.clone(),
+            category: group.category.as_str().to_owned(),
+            message: group.message.clone(),
+            count: group.members.len() as u64,
+            tests: group
+                .members
+                .iter()
+                .take(FailureGroupRow::MAX_TESTS)
+                .cloned()
+                .collect(),
+        }
+    }
+}
+
+/// The start and end of every test attempt on every worker slot, per shard.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct TimelineData {
+    pub shards: Vec<TimelineShard>,
+}
+
+/// One shard's timeline.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct TimelineShard {
+    /// The shard's number, as the plan counts (from 1).
+    pub shard: u32,
+    /// Worker slots the shard ran in parallel.
+    pub slots: u32,
+    pub entries: Vec<TimelineEntry>,
+}
+
+/// One attempt of one test.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct TimelineEntry {
+    /// The test's id.
+    pub test: String,
+    /// The worker slot it ran in.
+    pub slot: u32,
+    /// Seconds since the shard started (each shard has its own clock).
+    pub start_s: f64,
+    pub end_s: f64,
+    /// The attempt's outcome: `passed`, `failed`, `errored`, `skipped`, `lost`, ...
+    pub status: String,
+    /// 1 for the first attempt.
+    pub attempt: u32,
 }
 
 /// Counts over all tests of the report: the merge's own totals.
@@ -72,6 +148,10 @@ pub struct TestRow {
     pub details: Option<String>,
     pub stdout: Option<String>,
     pub stderr: Option<String>,
+    /// The error category of a failed, errored or flaky test (`assertion`,
+    /// `infrastructure`, ...; see `dtf_core::categorize::Category`).
+    #[serde(default)]
+    pub category: Option<String>,
 }
 
 /// An input that could not be read.
@@ -185,6 +265,7 @@ mod tests {
             details: None,
             stdout: None,
             stderr: None,
+            category: None,
         }
     }
 

@@ -24,7 +24,10 @@ use std::path::{Path, PathBuf};
 
 use minijinja::{AutoEscape, Environment, UndefinedBehavior};
 
-pub use data::{InputProblem, ReportData, SuiteRow, TestRow, Totals, Verdict};
+pub use data::{
+    FailureGroupRow, InputProblem, ReportData, SuiteRow, TestRow, TimelineData, TimelineEntry,
+    TimelineShard, Totals, Verdict,
+};
 
 /// The Markdown summary template's file name.
 pub const MARKDOWN_TEMPLATE: &str = "summary.md.j2";

@@ -6,8 +6,8 @@
 use dtf_core::metadata::{BuildMetadata, Provider};
 use dtf_core::model::Status;
 use dtf_report::{
-    InputProblem, ReportData, ReportError, SuiteRow, Templates, TestRow, Totals, render_html,
-    render_markdown,
+    FailureGroupRow, InputProblem, ReportData, ReportError, SuiteRow, Templates, TestRow,
+    TimelineData, TimelineEntry, TimelineShard, Totals, render_html, render_markdown,
 };
 
 fn test(id: &str, status: Status, duration: Option<f64>) -> TestRow {
@@ -27,6 +27,7 @@ fn test(id: &str, status: Status, duration: Option<f64>) -> TestRow {
         details: None,
         stdout: None,
         stderr: None,
+        category: None,
     }
 }
 
@@ -125,6 +126,8 @@ fn crafted() -> ReportData {
             error: "unexpected end of file at line 12".to_owned(),
         }],
         truncated: true,
+        failure_groups: Vec::new(),
+        timeline: None,
     }
 }
 
@@ -427,4 +430,222 @@ fn missing_or_unreadable_overrides_are_errors() {
         matches!(&err, ReportError::ReadTemplate { path, .. } if path.ends_with("summary.md.j2")),
         "{err:?}"
     );
+}
+
+fn group(count: u64, category: &str, message: &str, tests: &[&str]) -> FailureGroupRow {
+    FailureGroupRow {
+        signature: format!("{category}: {message}"),
+        category: category.to_owned(),
+        message: message.to_owned(),
+        count,
+        tests: tests.iter().map(|t| (*t).to_owned()).collect(),
+    }
+}
+
+fn entry(
+    test: &str,
+    slot: u32,
+    start_s: f64,
+    end_s: f64,
+    status: &str,
+    attempt: u32,
+) -> TimelineEntry {
+    TimelineEntry {
+        test: test.to_owned(),
+        slot,
+        start_s,
+        end_s,
+        status: status.to_owned(),
+        attempt,
+    }
+}
+
+/// `crafted()` with categories, failure groups and a timeline of two shards.
+fn with_run_data() -> ReportData {
+    let mut data = crafted();
+    data.tests[1].category = Some("assertion".to_owned());
+    data.tests[2].category = Some("infrastructure".to_owned());
+    data.tests[4].category = Some("timeout".to_owned());
+    let many: Vec<String> = (0..20).map(|i| format!("api::test_{i:02}")).collect();
+    let many: Vec<&str> = many.iter().map(String::as_str).collect();
+    data.failure_groups = vec![
+        group(
+            37,
+            "infrastructure",
+            "ConnectionRefusedError: [Errno 111] Connection refused",
+            &many,
+        ),
+        group(
+            2,
+            "assertion",
+            "expected: <2> but was: <3>",
+            &["com.acme.CartTest::removes_item", "x::y"],
+        ),
+        group(
+            1,
+            "error",
+            "boom </script><script>alert(3)</script>",
+            &["com.acme.Hostile::<script>alert(1)</script>"],
+        ),
+    ];
+    data.timeline = Some(TimelineData {
+        shards: vec![
+            TimelineShard {
+                shard: 2,
+                slots: 1,
+                entries: vec![entry(
+                    "integration::full_checkout",
+                    0,
+                    0.5,
+                    187.8,
+                    "passed",
+                    1,
+                )],
+            },
+            TimelineShard {
+                shard: 1,
+                slots: 2,
+                entries: vec![
+                    entry("com.acme.CartTest::adds_item", 0, 0.0, 0.012, "passed", 1),
+                    entry(
+                        "com.acme.CartTest::removes_item",
+                        1,
+                        0.0,
+                        1.234,
+                        "failed",
+                        1,
+                    ),
+                    entry(
+                        "com.acme.Hostile::<script>alert(1)</script>",
+                        0,
+                        0.1,
+                        3.6,
+                        "errored",
+                        1,
+                    ),
+                    entry("| pipe |::@channel **bold** ```", 1, 1.3, 11.3, "failed", 1),
+                    entry(
+                        "| pipe |::@channel **bold** ```",
+                        1,
+                        11.8,
+                        24.3,
+                        "passed",
+                        2,
+                    ),
+                    entry("never::reported", 0, 4.0, 60.0, "lost", 1),
+                ],
+            },
+        ],
+    });
+    data
+}
+
+/// The HTML between `<section ... id="{id}">` and its `</section>`.
+fn html_section(html: &str, id: &str) -> String {
+    let start = html.find(&format!("id=\"{id}\">")).unwrap();
+    let start = html[..start].rfind("<section").unwrap();
+    let len = html[start..].find("</section>").unwrap();
+    html[start..start + len + "</section>".len()].to_owned()
+}
+
+#[test]
+fn failure_groups_and_timeline_snapshots() {
+    let data = with_run_data();
+    let md = render_markdown(&data).unwrap();
+    insta::assert_snapshot!("summary_md_with_groups", md);
+    let html = render_html(&data).unwrap();
+    insta::assert_snapshot!("groups_html", html_section(&html, "groups"));
+    insta::assert_snapshot!("timeline_html", html_section(&html, "timeline"));
+}
+
+#[test]
+fn run_data_stays_text_and_shows_categories() {
+    let data = with_run_data();
+    let html = render_html(&data).unwrap();
+    assert_eq!(html.matches("<script").count(), 2);
+    assert!(!html.contains("alert(3)</script>"));
+    // one rectangle per timeline entry, with its tooltip
+    let timeline = html_section(&html, "timeline");
+    assert_eq!(timeline.matches("<rect ").count(), 7);
+    assert!(timeline.contains("<title>| pipe |::@channel **bold** ```: passed, attempt 2, 12.50s (at 11.80s on shard 1, slot 1)</title>"), "{timeline}");
+    assert!(timeline.contains("&lt;script&gt;alert(1)&lt;&#x2f;script&gt;: errored"));
+    for label in ["shard 1 · slot 0", "shard 1 · slot 1", "shard 2 · slot 0"] {
+        assert!(timeline.contains(label), "{label}");
+    }
+    assert!(timeline.contains("<span class=\"dot c-lost\"></span>lost"));
+    // categories in the failure details and the test index
+    assert!(html.contains("<div><dt>Category</dt><dd>infrastructure</dd></div>"));
+    assert!(html.contains("\"g\":\"timeout\""));
+    let md = render_markdown(&data).unwrap();
+    assert!(md.contains("**Category**: assertion"));
+    // without run data, neither section appears
+    let plain = render_html(&crafted()).unwrap();
+    assert!(!plain.contains("id=\"timeline\"") && !plain.contains("id=\"groups\""));
+    assert!(
+        !render_markdown(&crafted())
+            .unwrap()
+            .contains("Failure groups")
+    );
+}
+
+#[test]
+fn timelines_are_capped() {
+    let mut data = ReportData::default();
+    let entries: Vec<TimelineEntry> = (0..25_000)
+        .map(|i| {
+            let start = i as f64 * 0.01;
+            let status = if i % 1000 == 0 { "failed" } else { "passed" };
+            // every tenth test is long, so the longest are kept
+            let len = if i % 10 == 0 { 0.05 } else { 0.005 };
+            entry(
+                &format!("t::{i}"),
+                (i % 8) as u32,
+                start,
+                start + len,
+                status,
+                1,
+            )
+        })
+        .collect();
+    data.timeline = Some(TimelineData {
+        shards: vec![TimelineShard {
+            shard: 1,
+            slots: 8,
+            entries,
+        }],
+    });
+    let html = render_html(&data).unwrap();
+    let timeline = html_section(&html, "timeline");
+    assert_eq!(timeline.matches("<rect ").count(), 20_000);
+    assert!(timeline.contains("20,000 of 25,000 attempts drawn"));
+    // the failures and the long tests are all kept
+    assert_eq!(timeline.matches("class=\"tb s-failed\"").count(), 25);
+    assert!(timeline.contains("<title>t::24990: passed"));
+    assert!(html.len() < 6_000_000, "{}", html.len());
+    // an empty timeline draws nothing
+    data.timeline = Some(TimelineData::default());
+    assert!(!render_html(&data).unwrap().contains("id=\"timeline\""));
+}
+
+#[test]
+fn failure_group_rows_from_core_groups() {
+    use dtf_core::categorize::{Category, FailureGroup};
+    let g = FailureGroup {
+        signature: "sig".into(),
+        category: Category::Infrastructure,
+        message: "Connection refused".into(),
+        members: (0..37).map(|i| format!("t::{i}")).collect(),
+    };
+    let row = FailureGroupRow::from_group(&g);
+    assert_eq!(row.count, 37);
+    assert_eq!(row.tests.len(), FailureGroupRow::MAX_TESTS);
+    assert_eq!(row.category, "infrastructure");
+    // older report data without the new fields still reads
+    let old = serde_json::json!({
+        "title": "t", "generated_by": "g", "build": null,
+        "totals": {"tests": 0, "passed": 0, "failed": 0, "errored": 0, "skipped": 0, "flaky": 0, "cases": 0, "duration_s": 0.0},
+        "suites": [], "tests": [], "unreadable": [], "truncated": false
+    });
+    let data: ReportData = serde_json::from_value(old).unwrap();
+    assert!(data.failure_groups.is_empty() && data.timeline.is_none());
 }

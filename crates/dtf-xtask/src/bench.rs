@@ -20,7 +20,7 @@ use serde_json::{Value, json};
 use crate::junitgen::{self, DEFAULT_SUITE_MEDIAN, GENERATOR_VERSION, GenParams, GenSummary};
 
 pub const DEFAULT_SEED: u64 = 20_250_314;
-const GNU_TIME: &str = "/usr/bin/time";
+pub(crate) const GNU_TIME: &str = "/usr/bin/time";
 const NODE_BIG_HEAP: &str = "--max-old-space-size=16000";
 
 #[derive(Args, Debug)]
@@ -561,7 +561,7 @@ fn measure(cmd: &[OsString], env: &[(String, String)], ctx: &Ctx, label: &str) -
 
 /// GNU time writes "Command exited with non-zero status N" (or "terminated by signal")
 /// before the formatted line when the child fails, so the number is on the last line.
-fn parse_rss(text: &str) -> Option<u64> {
+pub(crate) fn parse_rss(text: &str) -> Option<u64> {
     text.lines()
         .rev()
         .find(|l| !l.trim().is_empty())?
@@ -732,7 +732,7 @@ fn results_json(args: &BenchArgs, data: &GenSummary, rows: &[Row], dtf_wall: Opt
     })
 }
 
-fn machine_info() -> Value {
+pub(crate) fn machine_info() -> Value {
     let cpuinfo = fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
     let cpu = cpuinfo
         .lines()
@@ -757,7 +757,7 @@ fn machine_info() -> Value {
     })
 }
 
-fn find_program(name: &str) -> Option<PathBuf> {
+pub(crate) fn find_program(name: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
     std::env::split_paths(&path)
         .map(|dir| dir.join(name))
@@ -766,7 +766,7 @@ fn find_program(name: &str) -> Option<PathBuf> {
 
 /// pyenv puts a bash shim on PATH that re-resolves the interpreter on every call (tens of
 /// milliseconds); time the real entry point instead when pyenv can name it.
-fn resolve_pyenv_shim(program: &Path, name: &str) -> (PathBuf, bool) {
+pub(crate) fn resolve_pyenv_shim(program: &Path, name: &str) -> (PathBuf, bool) {
     if !program.to_string_lossy().contains("/.pyenv/shims/") {
         return (program.to_path_buf(), false);
     }
@@ -784,7 +784,7 @@ fn resolve_pyenv_shim(program: &Path, name: &str) -> (PathBuf, bool) {
     }
 }
 
-fn version_of(program: &Path) -> Option<String> {
+pub(crate) fn version_of(program: &Path) -> Option<String> {
     let out = Command::new(program)
         .arg("--version")
         .stdin(Stdio::null())
@@ -814,7 +814,7 @@ fn remove_if_exists(path: &Path) -> Result<()> {
     }
 }
 
-fn workspace_root() -> PathBuf {
+pub(crate) fn workspace_root() -> PathBuf {
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
     manifest
         .ancestors()
@@ -832,12 +832,15 @@ pub fn install_peers(dry_run: bool) -> Result<ExitCode> {
         vec!["python3", "-m", "pip"]
     };
     let steps: Vec<Vec<&str>> = vec![
-        pip.into_iter().chain(["install", "junitparser"]).collect(),
+        pip.into_iter()
+            .chain(["install", "junitparser", "pytest-split"])
+            .collect(),
         vec!["npm", "install", "-g", "junit-report-merger", "junit-merge"],
     ];
     println!(
-        "install-peers installs the JUnit merge tools that `cargo xtask bench-merge` compares dtf with:\n  \
-         junitparser (PyPI, `junitparser merge`), junit-report-merger (npm, `jrm`) and junit-merge (npm, `junit-merge`),\n  \
+        "install-peers installs the tools the benchmarks compare dtf with:\n  \
+         bench-merge: junitparser (PyPI, `junitparser merge`), junit-report-merger (npm, `jrm`) and junit-merge (npm, `junit-merge`);\n  \
+         bench-plan-quality: pytest-split (PyPI, its algorithms are called from Python);\n  \
          into the current Python environment and npm's global prefix. Commands:"
     );
     for s in &steps {

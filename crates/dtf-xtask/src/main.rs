@@ -1,8 +1,14 @@
 //! Developer tasks for the dtf workspace, run as `cargo xtask <task>` (an alias in
-//! `.cargo/config.toml`), so benchmarks need nothing but a Rust toolchain to drive them.
+//! `.cargo/config.toml`), so benchmarks need nothing but a Rust toolchain to drive them
+//! (plus the peer tools they compare against: `cargo xtask install-peers`).
 
 mod bench;
+mod bench_plan;
+mod bench_plan_speed;
+mod bench_run;
 mod junitgen;
+mod plan_sets;
+mod plan_timings;
 mod rng;
 mod words;
 
@@ -40,7 +46,15 @@ enum Task {
     },
     /// Time `dtf merge` against other JUnit merge tools on the same generated shards.
     BenchMerge(bench::BenchArgs),
-    /// Install the peer tools the merge benchmark compares against (pip and npm, global).
+    /// Plan quality against the lower bound, pytest-split and round-robin (issue 3's two-part benchmark).
+    BenchPlanQuality(bench_plan::QualityArgs),
+    /// Planning time and peak memory for 100,000 tests on 256 shards with dependencies and pools.
+    BenchPlanSpeed(bench_plan_speed::SpeedArgs),
+    /// `dtf run`'s overhead: a shard of 2,000 trivial tests through dtf against the framework run directly.
+    BenchRun(bench_run::RunBenchArgs),
+    /// Record the real timing sets of bench-plan-quality by running real test suites (network, minutes).
+    CollectPlanTimings(plan_timings::CollectArgs),
+    /// Install the peer tools the benchmarks compare against (pip and npm, global).
     InstallPeers {
         /// Only print the commands.
         #[arg(long)]
@@ -92,6 +106,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Task::BenchMerge(args) => bench::bench_merge(args),
+        Task::BenchPlanQuality(args) => bench_plan::bench_plan_quality(args),
+        Task::BenchPlanSpeed(args) => bench_plan_speed::bench_plan_speed(args),
+        Task::BenchRun(args) => bench_run::bench_run(args),
+        Task::CollectPlanTimings(args) => plan_timings::collect(args),
         Task::InstallPeers { dry_run } => bench::install_peers(dry_run),
     }
 }

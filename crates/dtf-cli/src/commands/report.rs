@@ -3,11 +3,13 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::anyhow;
+use dtf_core::categorize::Categorizer;
 use dtf_core::junit::write::clip_into;
 use dtf_core::model::Status;
+use dtf_core::model::{OutcomeField, TestCase};
 use dtf_core::summary::Summary;
 use dtf_report::Templates;
-use dtf_report::data::{InputProblem, ReportData, SuiteRow, TestRow};
+use dtf_report::data::{FailureGroupRow, InputProblem, ReportData, SuiteRow, TestRow};
 
 use super::generated_by;
 use super::merge::{Merged, merge_inputs, write_atomically, write_junit, write_summary};
@@ -60,8 +62,11 @@ pub fn report_data(
             out
         })
     };
+    let categorizer = Categorizer::builtin();
+    let mut grouper = categorizer.grouper();
     let mut detailed = 0usize;
     let mut push = |m: &dtf_core::merge::MergedTest<'_>| {
+        grouper.add_as(m.id.as_str(), &m.case);
         let interesting = matches!(m.status, Status::Failed | Status::Errored | Status::Flaky)
             && detailed < DETAILED_TESTS;
         detailed += usize::from(interesting);
@@ -74,7 +79,21 @@ pub fn report_data(
         } else {
             &m.case.detail
         };
+        let category =
+            matches!(m.status, Status::Failed | Status::Errored | Status::Flaky).then(|| {
+                let case = match (m.status, m.case.reruns.last()) {
+                    // A flaky test's category is its failure's.
+                    (Status::Flaky, Some(r)) => TestCase {
+                        outcome: OutcomeField(r.outcome),
+                        detail: r.detail.clone(),
+                        ..m.case.clone()
+                    },
+                    _ => m.case.clone(),
+                };
+                categorizer.categorize(&case).to_string()
+            });
         tests.push(TestRow {
+            category,
             id: m.id.to_string(),
             suite: m.suite.to_owned(),
             classname: m.case.classname.clone(),
@@ -127,6 +146,11 @@ pub fn report_data(
         })
         .map_err(read_back)?;
     }
+    let failure_groups = grouper
+        .finish()
+        .iter()
+        .map(FailureGroupRow::from_group)
+        .collect();
     let unreadable = summary
         .inputs
         .iter()
@@ -146,6 +170,8 @@ pub fn report_data(
         tests,
         unreadable,
         truncated,
+        failure_groups,
+        timeline: None,
     })
 }
 

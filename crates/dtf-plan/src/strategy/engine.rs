@@ -285,6 +285,29 @@ impl<'a> Ctx<'a> {
             self.group_files(&mut group_of, &mut members, test_set, waves);
         }
 
+        // A test without history is balanced at no less than the mean measured test:
+        // its estimate (a median, often 0 s in real suites) says little, and the mean
+        // is what it is expected to cost. Heavier items also keep unknowns off slow
+        // pools. Predictions still use the estimate; exact durations are untouched.
+        let measured: Vec<f64> = p
+            .tests
+            .iter()
+            .filter(|t| !t.estimated)
+            .map(|t| t.duration)
+            .collect();
+        let unknown_weight = if measured.is_empty() {
+            0.0
+        } else {
+            measured.iter().sum::<f64>() / measured.len() as f64
+        };
+        let weight = |u: usize| {
+            let t = &p.tests[u];
+            if t.estimated {
+                t.duration.max(unknown_weight)
+            } else {
+                t.duration
+            }
+        };
         let mut items = Vec::with_capacity(n);
         for t in 0..n {
             if group_of[t] != t {
@@ -293,7 +316,7 @@ impl<'a> Ctx<'a> {
             let tests = members.remove(&t).unwrap_or_else(|| vec![t]);
             let set = self.intersect(&tests, set_ids, test_set)?;
             items.push(Item {
-                base: tests.iter().map(|&u| p.tests[u].duration).sum(),
+                base: tests.iter().map(|&u| weight(u)).sum(),
                 overrides: tests.iter().any(|&u| !p.tests[u].pool_durations.is_empty()),
                 wave: waves[t],
                 linked: tests.iter().any(|&u| self.graph.is_linked(u)),
@@ -675,18 +698,20 @@ impl<'a> Ctx<'a> {
             let (ia, ib) = (&self.items[a], &self.items[b]);
             cmp_f64(ib.base, ia.base).then(ia.first.cmp(&ib.first))
         });
-        let mut heaps: Vec<BinaryHeap<Reverse<(Key, usize)>>> =
+        // Ties in load go to the shard with the fewest tests: many real tests report a
+        // time of 0, and without this every one of them would land on one shard.
+        let mut heaps: Vec<BinaryHeap<Reverse<(Key, usize, usize)>>> =
             vec![BinaryHeap::new(); self.pools.len()];
         for s in 0..bins.len() {
-            heaps[bins.pool[s]].push(Reverse((Key(self.load(bins, s)), s)));
+            heaps[bins.pool[s]].push(Reverse((Key(self.load(bins, s)), bins.count[s], s)));
         }
         for i in order {
-            let mut best: Option<(f64, usize)> = None;
+            let mut best: Option<(f64, usize, usize)> = None;
             for (pool, heap) in heaps.iter().enumerate() {
                 if !self.eligible(i, pool) {
                     continue;
                 }
-                let Some(&Reverse((_, s))) = heap.peek() else {
+                let Some(&Reverse((_, count, s))) = heap.peek() else {
                     continue;
                 };
                 let finish = self.load_of(
@@ -694,15 +719,21 @@ impl<'a> Ctx<'a> {
                     bins.work[s] + self.duration(i, pool),
                     bins.count[s] + self.items[i].tests.len(),
                 );
-                if best.is_none_or(|(bf, bs)| cmp_f64(finish, bf).then(s.cmp(&bs)).is_lt()) {
-                    best = Some((finish, s));
+                let better = best.is_none_or(|(bf, bc, bs)| {
+                    cmp_f64(finish, bf)
+                        .then(count.cmp(&bc))
+                        .then(s.cmp(&bs))
+                        .is_lt()
+                });
+                if better {
+                    best = Some((finish, count, s));
                 }
             }
-            let (_, s) = best.ok_or_else(|| self.no_pool(i))?;
+            let (_, _, s) = best.ok_or_else(|| self.no_pool(i))?;
             let pool = bins.pool[s];
             heaps[pool].pop();
             self.add(bins, s, i);
-            heaps[pool].push(Reverse((Key(self.load(bins, s)), s)));
+            heaps[pool].push(Reverse((Key(self.load(bins, s)), bins.count[s], s)));
         }
         Ok(())
     }
