@@ -221,6 +221,9 @@ pub struct Config {
     pub dependencies: Vec<DependencyRule>,
     pub priorities: Vec<PriorityRule>,
     pub groups: Vec<GroupRule>,
+    /// `[[category]]`: the user's error-category rules for `dtf run` and the reports,
+    /// checked (category name, regular expression) when the file is read.
+    pub categories: Vec<dtf_core::categorize::RuleConfig>,
     /// The text, kept so that errors found later (an unknown test in a dependency)
     /// can still point at their line.
     text: String,
@@ -284,6 +287,14 @@ impl Config {
     }
 
     fn build(&mut self, raw: RawConfig) -> Result<(), ConfigError> {
+        for rule in raw.category {
+            let span = rule.span();
+            let rule = rule.into_inner();
+            if let Err(e) = rule.to_rule() {
+                return Err(self.error(span, format!("category rule: {e}")));
+            }
+            self.categories.push(rule);
+        }
         if let Some(plan) = raw.plan {
             self.plan = self.plan_settings(plan)?;
         }
@@ -1046,6 +1057,8 @@ struct RawConfig {
     priority: Vec<RawPriority>,
     #[serde(default)]
     group: Vec<RawGroup>,
+    #[serde(default)]
+    category: Vec<Spanned<dtf_core::categorize::RuleConfig>>,
 }
 
 #[derive(Deserialize)]
