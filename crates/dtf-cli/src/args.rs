@@ -66,6 +66,20 @@ Without --tests or --discover, the tests are those in the timing files.
 
 Exit codes: 0 ok, 2 usage, 3 bad input or a plan that cannot be made, 4 cannot write")]
     Plan(PlanArgs),
+    /// Run one shard of a plan: retries, error categories, live status and a timeline.
+    #[command(after_help = "Examples:
+  dtf run --plan plan.json --shard 2 --framework pytest --retries 2
+  dtf run --plan plan.json --framework cargo-nextest --jobs 2 --test-timeout 5m   # shard from CI_NODE_INDEX etc.
+  dtf run --plan plan.json --shard 1 --command 'make test TESTS=\"{tests}\" JUNIT={junit}'
+
+The shard is --shard K (1-based), else DTF_SHARD_INDEX, GitLab's CI_NODE_INDEX or Azure's
+System.JobPositionInPhase. Results go to --out-dir: junit.xml (every attempt), summary.json,
+shard-summary.json (dtf.shard.v1), timeline.json (dtf.timeline.v1), logs/ and the bundle
+dtf-shard-K.zip.
+
+Exit codes: 0 all passed (flaky allowed), 1 tests failed, 2 usage, 3 bad input,
+4 cannot write the results, 6 cancelled (partial results written)")]
+    Run(RunArgs),
     /// Run the whole pipeline locally on the bundled example suite: no network, no token.
     #[command(after_help = "Examples:
   dtf demo
@@ -132,6 +146,9 @@ pub struct ReportArgs {
     /// Title of the reports.
     #[arg(long, default_value = "Test report")]
     pub title: String,
+    /// `dtf run` timelines (timeline.json) to draw in the HTML report; repeat for each shard.
+    #[arg(long, value_name = "timeline.json")]
+    pub timeline: Vec<PathBuf>,
     /// Most tests listed one by one in the HTML report (the rest are counted).
     #[arg(long, default_value_t = 20_000)]
     pub max_html_tests: usize,
@@ -261,6 +278,66 @@ pub struct PlanArgs {
     /// Use the timing files that can be read and warn about the rest.
     #[arg(long)]
     pub keep_going: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The plan (dtf.plan.v1) written by `dtf plan`.
+    #[arg(long, value_name = "plan.json")]
+    pub plan: PathBuf,
+    /// Which shard, 1-based (default: from the CI provider's environment).
+    #[arg(long, value_name = "K")]
+    pub shard: Option<u32>,
+    /// The test framework: cargo-nextest, pytest, go, jest, vitest.
+    #[arg(
+        long,
+        value_name = "PRESET",
+        required_unless_present = "command",
+        conflicts_with = "command"
+    )]
+    pub framework: Option<String>,
+    /// A command template instead of a framework: {tests} (the ids, quoted),
+    /// {tests_file} (a file listing them), {junit} (where the JUnit must go),
+    /// {work_dir}, {shard}, {attempt}. Run with `sh -c`.
+    #[arg(long, value_name = "TEMPLATE")]
+    pub command: Option<String>,
+    /// Extra arguments for the framework (for example `--workspace` for nextest).
+    #[arg(long = "framework-arg", value_name = "ARG", allow_hyphen_values = true)]
+    pub framework_args: Vec<String>,
+    /// Where the framework runs.
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    pub root: PathBuf,
+    /// Invocations at once (1 runs one after another).
+    #[arg(long, default_value_t = 1)]
+    pub jobs: usize,
+    /// Run at once only what fits in this much memory (such as 16GB), per the tests'
+    /// `memory >=` requirements in dtf.toml.
+    #[arg(long, value_name = "SIZE")]
+    pub memory: Option<String>,
+    /// GPUs to share between invocations, per the tests' `gpu` requirements.
+    #[arg(long, value_name = "N")]
+    pub gpus: Option<u32>,
+    /// Retries for transient failures (infrastructure, timeout, crash, lost).
+    #[arg(long, default_value_t = 0)]
+    pub retries: u32,
+    /// Retry assertion failures and errors too.
+    #[arg(long)]
+    pub retry_failed: bool,
+    /// Time limit per test (such as 30s, 5m).
+    #[arg(long, value_name = "DURATION")]
+    pub test_timeout: Option<String>,
+    /// Time limit per invocation of the framework.
+    #[arg(long, value_name = "DURATION")]
+    pub invocation_timeout: Option<String>,
+    /// Where the results go (created if missing).
+    #[arg(long, short, value_name = "DIR", default_value = "dtf-results")]
+    pub out_dir: PathBuf,
+    /// Rewrite this JSON file (dtf.status.v1) with live status.
+    #[arg(long, value_name = "FILE")]
+    pub status_file: Option<PathBuf>,
+    /// Requirements, dependencies and error-category rules ([default: ./dtf.toml if present]).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -55,6 +55,8 @@ pub enum Finished {
     TestsFailed,
     /// Everything readable was merged and written, but some inputs were not readable.
     SomeInputsBad,
+    /// A run was cancelled; what it had was written, marked partial.
+    Cancelled,
 }
 
 /// Parses the command line, runs the command, and returns the exit code.
@@ -64,6 +66,7 @@ pub fn main() -> ExitCode {
         Ok(Finished::Ok) => ExitCode::from(exit::SUCCESS),
         Ok(Finished::TestsFailed) => ExitCode::from(exit::TESTS_FAILED),
         Ok(Finished::SomeInputsBad) => ExitCode::from(exit::BAD_INPUT),
+        Ok(Finished::Cancelled) => ExitCode::from(exit::CANCELLED),
         Err(e) => {
             eprintln!("error: {e}");
             ExitCode::from(e.exit_code())

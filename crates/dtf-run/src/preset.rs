@@ -345,11 +345,48 @@ const FILTERSET_CHUNK: usize = 16 * 1024;
 /// work folder and turns off fail-fast; dtf does the retries, so `--retries 0`.
 pub struct Nextest {
     options: PresetOptions,
+    /// The project's test binaries, listed once: nextest refuses a filterset that
+    /// names a binary id that does not exist, and a dtf id such as `a::b::c` can be
+    /// read as binary `a` or binary `a::b`. `None` when listing failed.
+    binaries: std::sync::OnceLock<Option<Vec<String>>>,
 }
 
 impl Nextest {
     pub fn new(options: PresetOptions) -> Nextest {
-        Nextest { options }
+        Nextest {
+            options,
+            binaries: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// `cargo nextest list --list-type binaries-only` (builds the tests if needed).
+    fn binaries(&self) -> Option<&[String]> {
+        self.binaries
+            .get_or_init(|| {
+                let mut cmd = std::process::Command::new("cargo");
+                cmd.args([
+                    "nextest",
+                    "list",
+                    "--list-type",
+                    "binaries-only",
+                    "--message-format",
+                    "json",
+                ]);
+                cmd.args(&self.options.args);
+                // Only for a project the caller named (the CLI always does).
+                cmd.current_dir(self.options.root.as_ref()?);
+                cmd.envs(self.options.env.iter().map(|(k, v)| (k, v)));
+                let out = cmd.stderr(std::process::Stdio::null()).output().ok()?;
+                if !out.status.success() {
+                    return None;
+                }
+                let v: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
+                let mut ids: Vec<String> =
+                    v["rust-binaries"].as_object()?.keys().cloned().collect();
+                ids.sort();
+                Some(ids)
+            })
+            .as_deref()
     }
 
     /// The `(binary id, test name)` readings of a dtf id.
@@ -374,6 +411,17 @@ impl Nextest {
             && !name.is_empty()
         {
             out.push((&id[..krate.len() + 2 + target.len()], name));
+        }
+        // Keep the readings whose binary exists, when the binaries are known.
+        if let Some(known) = self.binaries() {
+            let existing: Vec<(&str, &str)> = out
+                .iter()
+                .copied()
+                .filter(|(b, _)| known.binary_search_by(|k| k.as_str().cmp(b)).is_ok())
+                .collect();
+            if !existing.is_empty() {
+                out = existing;
+            }
         }
         Ok(out)
     }

@@ -6,6 +6,7 @@ pub(crate) mod example_suite;
 mod merge;
 mod plan;
 mod report;
+pub(crate) mod run;
 
 use crate::args::{Cli, Command};
 use crate::{CliError, Finished};
@@ -16,6 +17,7 @@ pub fn run(cli: Cli) -> Result<Finished, CliError> {
         Command::Report(args) => report::run(&args, cli.quiet),
         Command::Artifacts(cmd) => artifacts::run(cmd, cli.quiet),
         Command::Plan(args) => plan::run(&args, cli.quiet),
+        Command::Run(args) => run::run(&args, cli.quiet),
         Command::Demo(args) => demo::run(&args, cli.quiet),
         Command::ExampleSuite(args) => example_suite::run(&args),
     }

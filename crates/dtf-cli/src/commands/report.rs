@@ -9,7 +9,10 @@ use dtf_core::model::Status;
 use dtf_core::model::{OutcomeField, TestCase};
 use dtf_core::summary::Summary;
 use dtf_report::Templates;
-use dtf_report::data::{FailureGroupRow, InputProblem, ReportData, SuiteRow, TestRow};
+use dtf_report::data::{
+    FailureGroupRow, InputProblem, ReportData, SuiteRow, TestRow, TimelineData, TimelineEntry,
+    TimelineShard,
+};
 
 use super::generated_by;
 use super::merge::{Merged, merge_inputs, write_atomically, write_junit, write_summary};
@@ -27,6 +30,56 @@ const DETAILED_TESTS: usize = 2_000;
 /// The paths written, for the closing message.
 pub struct Written {
     pub paths: Vec<PathBuf>,
+}
+
+/// Reads `dtf run`'s timelines (`dtf.timeline.v1`) for the chart.
+pub fn load_timelines(paths: &[PathBuf]) -> Result<Option<TimelineData>, CliError> {
+    let mut shards = Vec::new();
+    for path in paths {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            CliError::BadInput(anyhow!(e).context(format!("reading {}", path.display())))
+        })?;
+        let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
+            CliError::BadInput(anyhow!(
+                "{}:{}:{}: {e}",
+                path.display(),
+                e.line(),
+                e.column()
+            ))
+        })?;
+        if v["schema"] != "dtf.timeline.v1" {
+            return Err(CliError::BadInput(anyhow!(
+                "{}: schema {} is not dtf.timeline.v1",
+                path.display(),
+                v["schema"]
+            )));
+        }
+        let entries = v["tests"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|t| TimelineEntry {
+                test: t["id"].as_str().unwrap_or_default().to_owned(),
+                slot: t["slot"].as_u64().unwrap_or(0) as u32,
+                start_s: t["start_s"].as_f64().unwrap_or(0.0),
+                end_s: t["end_s"].as_f64().unwrap_or(0.0),
+                status: if t["lost"].as_bool().unwrap_or(false) {
+                    "lost".to_owned()
+                } else if t["category"] == "timeout" {
+                    "timeout".to_owned()
+                } else {
+                    t["outcome"].as_str().unwrap_or("passed").to_owned()
+                },
+                attempt: t["attempt"].as_u64().unwrap_or(1) as u32,
+            })
+            .collect();
+        shards.push(TimelineShard {
+            shard: v["shard"].as_u64().unwrap_or(0) as u32,
+            slots: v["slots"].as_u64().unwrap_or(1) as u32,
+            entries,
+        });
+    }
+    Ok((!shards.is_empty()).then_some(TimelineData { shards }))
 }
 
 /// Builds what the templates see. Every test is listed up to `max_tests`; past it,
@@ -175,16 +228,31 @@ pub fn report_data(
     })
 }
 
+/// What to render, and how.
+pub struct ReportSpec<'a> {
+    pub formats: &'a [ReportFormat],
+    pub template_dir: Option<&'a Path>,
+    pub title: &'a str,
+    pub max_html_tests: usize,
+    pub limits: dtf_core::junit::write::WriteLimits,
+    /// `dtf run` timelines to draw.
+    pub timelines: &'a [PathBuf],
+}
+
 /// Renders and writes the chosen formats into `out_dir`.
 pub fn write_reports(
     merged: &Merged,
     out_dir: &Path,
-    formats: &[ReportFormat],
-    template_dir: Option<&Path>,
-    title: &str,
-    max_html_tests: usize,
-    limits: dtf_core::junit::write::WriteLimits,
+    spec: &ReportSpec<'_>,
 ) -> Result<Written, CliError> {
+    let ReportSpec {
+        formats,
+        template_dir,
+        title,
+        max_html_tests,
+        limits,
+        timelines,
+    } = *spec;
     let mut written = Vec::new();
     let summary = merged.summary()?;
     let templates = Templates::new(template_dir).map_err(|e| CliError::BadInput(anyhow!(e)))?;
@@ -192,7 +260,9 @@ pub fn write_reports(
         .iter()
         .any(|f| matches!(f, ReportFormat::Md | ReportFormat::Html));
     let data = if needs_data {
-        Some(report_data(merged, &summary, title, max_html_tests)?)
+        let mut data = report_data(merged, &summary, title, max_html_tests)?;
+        data.timeline = load_timelines(timelines)?;
+        Some(data)
     } else {
         None
     };
@@ -230,11 +300,14 @@ pub fn run(args: &ReportArgs, quiet: bool) -> Result<Finished, CliError> {
     let written = write_reports(
         &merged,
         &args.out_dir,
-        &args.format,
-        args.template_dir.as_deref(),
-        &args.title,
-        args.max_html_tests,
-        Merged::write_limits(&args.common),
+        &ReportSpec {
+            formats: &args.format,
+            template_dir: args.template_dir.as_deref(),
+            title: &args.title,
+            max_html_tests: args.max_html_tests,
+            limits: Merged::write_limits(&args.common),
+            timelines: &args.timeline,
+        },
     )?;
     if !quiet {
         eprintln!("{}", super::merge::headline(&merged));
