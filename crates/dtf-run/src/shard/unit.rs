@@ -398,6 +398,17 @@ impl Engine<'_> {
                     Category::Timeout,
                     "timeout",
                 ),
+                // Killed by a signal while running this one test alone: the test
+                // crashed the framework (pytest and os.abort(), a segfault in a
+                // native extension), which is a crash, not a framework that lost it.
+                _ if f.exit.code.is_none() && inv.reported.len() == 1 => (
+                    format!(
+                        "the framework was {} while running this test alone",
+                        f.exit.describe()
+                    ),
+                    Category::Crash,
+                    "crash",
+                ),
                 _ if f.exit.code.is_none() => (
                     format!(
                         "no result: the framework was {} before reporting this test",
