@@ -363,23 +363,23 @@ impl Nextest {
     fn binaries(&self) -> Option<&[String]> {
         self.binaries
             .get_or_init(|| {
-                let mut cmd = std::process::Command::new("cargo");
-                cmd.args([
-                    "nextest",
-                    "list",
-                    "--list-type",
-                    "binaries-only",
-                    "--message-format",
-                    "json",
-                ]);
-                cmd.args(&self.options.args);
                 // Only for a project the caller named (the CLI always does).
-                cmd.current_dir(self.options.root.as_ref()?);
-                cmd.envs(self.options.env.iter().map(|(k, v)| (k, v)));
-                let out = cmd.stderr(std::process::Stdio::null()).output().ok()?;
-                if !out.status.success() {
-                    return None;
-                }
+                let root = self.options.root.as_ref()?;
+                let list = |extra: &[String]| {
+                    let mut cmd = std::process::Command::new("cargo");
+                    cmd.args(["nextest", "list", "--list-type", "binaries-only"]);
+                    cmd.args(["--message-format", "json"]);
+                    cmd.args(extra);
+                    cmd.current_dir(root);
+                    cmd.envs(self.options.env.iter().map(|(k, v)| (k, v)));
+                    cmd.stderr(std::process::Stdio::null()).output().ok()
+                };
+                // The user's arguments select packages and features (`--workspace`,
+                // `-p`), but some only `run` takes (`--no-capture`): list without
+                // them when `list` refuses them.
+                let out = list(&self.options.args)
+                    .filter(|o| o.status.success())
+                    .or_else(|| list(&[]).filter(|o| o.status.success()))?;
                 let v: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
                 let mut ids: Vec<String> =
                     v["rust-binaries"].as_object()?.keys().cloned().collect();

@@ -80,13 +80,26 @@ impl Framework {
 struct Side {
     command: Vec<String>,
     runs_s: Vec<f64>,
+    /// Through dtf: per run, the seconds its framework invocations took (from the
+    /// timeline), so the overhead splits into dtf's own work and the framework's.
+    framework_s: Vec<f64>,
     /// Testcases in the JUnit of the last run.
     junit_cases: Option<u64>,
 }
 
 impl Side {
+    fn best_run(&self) -> Option<usize> {
+        (0..self.runs_s.len()).min_by(|&a, &b| self.runs_s[a].total_cmp(&self.runs_s[b]))
+    }
+
     fn best(&self) -> Option<f64> {
-        self.runs_s.iter().copied().min_by(f64::total_cmp)
+        self.best_run().map(|i| self.runs_s[i])
+    }
+
+    /// The framework's seconds inside the best run.
+    fn best_framework(&self) -> Option<f64> {
+        self.best_run()
+            .and_then(|i| self.framework_s.get(i).copied())
     }
 
     fn to_json(&self) -> Value {
@@ -94,6 +107,8 @@ impl Side {
             "command": self.command,
             "wall_s": self.best(),
             "runs_s": self.runs_s,
+            "framework_s": (!self.framework_s.is_empty()).then_some(&self.framework_s),
+            "framework_s_of_best": self.best_framework(),
             "junit_testcases": self.junit_cases,
         })
     }
@@ -101,6 +116,10 @@ impl Side {
 
 /// One framework's comparison.
 #[derive(Debug)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "one value per framework, built once"
+)]
 enum Outcome {
     Ran {
         framework: Framework,
@@ -191,6 +210,7 @@ pub fn bench_run(args: RunBenchArgs) -> Result<ExitCode> {
         "method": {
             "wall": "around the child process, best of the runs; the direct and dtf runs alternate after one untimed warm-up of each",
             "overhead": "(dtf wall - direct wall) / direct wall",
+            "split": "dtf itself = dtf wall - its framework invocations (timeline.json); selection = those invocations - the direct run: what the framework spends on being given the exact tests",
             "tests": "trivial passing tests, 100 a file (pytest) or module (nextest), one shard holding all of them",
         },
         "machine": machine_info(),
@@ -341,10 +361,15 @@ fn bench_framework(fw: Framework, args: &RunBenchArgs, dtf: &Path, work: &Path) 
         let d = timed(&direct_cmd, &ctx, &format!("direct-{round}"), false)?;
         remove_path(&dtf_out)?;
         let t = timed(&dtf_cmd, &ctx, &format!("dtf-{round}"), true)?;
-        eprintln!("  {label} {round}: direct {:.3} s, dtf {:.3} s", d, t);
+        let inner = framework_seconds(&dtf_out.join("timeline.json"));
+        eprintln!(
+            "  {label} {round}: direct {d:.3} s, dtf {t:.3} s (its framework {})",
+            inner.map_or("?".into(), |s| format!("{s:.3} s"))
+        );
         if !warm_up {
             direct.runs_s.push(d);
             through_dtf.runs_s.push(t);
+            through_dtf.framework_s.push(inner.unwrap_or(f64::NAN));
         }
     }
     direct.junit_cases = direct_junit.iter().find_map(|p| count_testcases(p));
@@ -585,6 +610,18 @@ fn planned_tests(plan: &Path) -> Result<usize> {
         .unwrap_or(0) as usize)
 }
 
+/// Seconds the invocations of a `dtf run` took, from its timeline (`end_s - start_s`
+/// summed; the benchmark's shard runs them one after another).
+fn framework_seconds(timeline: &Path) -> Option<f64> {
+    let v: Value = serde_json::from_slice(&fs::read(timeline).ok()?).ok()?;
+    let invocations = v.get("invocations")?.as_array()?;
+    let mut total = 0.0;
+    for inv in invocations {
+        total += inv.get("end_s")?.as_f64()? - inv.get("start_s")?.as_f64()?;
+    }
+    Some(total)
+}
+
 /// `<testcase` elements in a JUnit file.
 fn count_testcases(path: &Path) -> Option<u64> {
     let text = fs::read_to_string(path).ok()?;
@@ -615,7 +652,7 @@ fn table(outcomes: &[Outcome], tests: usize, runs: usize) -> String {
     let mut t = String::new();
     let _ = writeln!(
         t,
-        "| framework ({tests} trivial tests, one shard) | direct s (best of {runs}) | through `dtf run` s | overhead | under {TARGET_PCT}% |\n|---|---:|---:|---:|---|"
+        "| framework ({tests} trivial tests, one shard) | direct s (best of {runs}) | through `dtf run` s | overhead | of which dtf itself | of which the framework selecting tests by id | under {TARGET_PCT}% |\n|---|---:|---:|---:|---:|---:|---|"
     );
     for o in outcomes {
         match o {
@@ -627,19 +664,28 @@ fn table(outcomes: &[Outcome], tests: usize, runs: usize) -> String {
                 ..
             } => {
                 let pct = o.overhead_pct().unwrap_or(f64::NAN);
-                let _ = writeln!(
-                    t,
-                    "| {} {} | {:.3} | {:.3} | {pct:+.1}% | {} |",
-                    framework.name(),
-                    version.as_deref().unwrap_or(""),
+                let (d, w) = (
                     direct.best().unwrap_or(f64::NAN),
                     dtf.best().unwrap_or(f64::NAN),
+                );
+                let inner = dtf.best_framework().unwrap_or(f64::NAN);
+                let _ = writeln!(
+                    t,
+                    "| {} {} | {d:.3} | {w:.3} | {pct:+.1}% | {:+.3} s | {:+.3} s | {} |",
+                    framework.name(),
+                    version.as_deref().unwrap_or(""),
+                    w - inner,
+                    inner - d,
                     if pct < TARGET_PCT { "yes" } else { "**no**" }
                 );
             }
             Outcome::Unavailable { framework, reason } => {
                 let first = reason.lines().next().unwrap_or_default();
-                let _ = writeln!(t, "| {} | – | – | – | not run: {first} |", framework.name());
+                let _ = writeln!(
+                    t,
+                    "| {} | – | – | – | – | – | not run: {first} |",
+                    framework.name()
+                );
             }
         }
     }
@@ -664,7 +710,9 @@ fn outcome_json(o: &Outcome) -> Value {
                 "dtf": dtf.to_json(),
                 "overhead_pct": pct,
                 "meets_target": pct.is_some_and(|p| p < TARGET_PCT),
-                "dtf_shard_totals": summary.as_ref().and_then(|s| s.get("totals")).cloned(),
+                "dtf_own_s": dtf.best().zip(dtf.best_framework()).map(|(w, f)| w - f),
+                "selection_s": dtf.best_framework().zip(direct.best()).map(|(f, d)| f - d),
+                "dtf_shard_counts": summary.as_ref().and_then(|s| s.get("counts")).cloned(),
             })
         }
         Outcome::Unavailable { framework, reason } => json!({
