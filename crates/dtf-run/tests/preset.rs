@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::process::Command;
 
@@ -78,8 +79,8 @@ fn commands_for_each_preset() {
             "0",
             "--no-tests=warn",
             "-E",
-            "(binary_id(=dtf-core) & (test(=merge::tests::basic) | test(=merge::tests::flaky))) | \
-             (binary_id(=dtf-core::merge) & (test(=tests::basic) | test(=tests::flaky)))",
+            "(binary_id(=dtf-core) & test(/^(?:merge::tests::basic|merge::tests::flaky)$/)) | \
+             (binary_id(=dtf-core::merge) & test(/^(?:tests::basic|tests::flaky)$/))",
         ],
         "<W>/junit.xml",
     );
@@ -251,16 +252,16 @@ fn nextest_uses_the_plans_binary_id_when_known() {
     };
     check(
         &["dtf-core::merge::tests::basic"],
-        &["(binary_id(=dtf-core::merge) & (test(=tests::basic)))"],
+        &["(binary_id(=dtf-core::merge) & test(/^(?:tests::basic)$/))"],
     );
     check(
         &["dtf-core::only"],
-        &["(binary_id(=dtf-core) & (test(=only)))"],
+        &["(binary_id(=dtf-core) & test(/^(?:only)$/))"],
     );
     check(
         &["app::bin/cli::tests::x"],
         &[
-            "(binary_id(=app) & (test(=bin/cli::tests::x))) | (binary_id(=app::bin/cli) & (test(=tests::x)))",
+            r"(binary_id(=app) & test(/^(?:bin\/cli::tests::x)$/)) | (binary_id(=app::bin/cli) & test(/^(?:tests::x)$/))",
         ],
     );
     for bad in ["no-separator", "::x", "c::"] {
@@ -294,11 +295,20 @@ fn nextest_escapes_hostile_names_and_splits_large_selections() {
         assert!(s.len() <= 17 * 1024, "{}", s.len());
         assert_eq!(s.matches('(').count(), s.matches(')').count());
     }
-    // every test is selected, under both readings, exactly once
-    let all = sets.join(" | ");
+    // every test is selected, under both readings, exactly once: the alternatives of
+    // every `test(/^(?:…)$/)` regex, counted
+    let mut alternatives: HashMap<String, usize> = HashMap::new();
+    for s in &sets {
+        for part in s.split("test(/^(?:").skip(1) {
+            let body = part.split(")$/)").next().unwrap();
+            for alt in body.split('|') {
+                *alternatives.entry(alt.to_owned()).or_default() += 1;
+            }
+        }
+    }
     for id in &many {
         let (_, name) = id.split_once("::").unwrap();
-        assert_eq!(all.matches(&format!("test(={name})")).count(), 1, "{name}");
+        assert_eq!(alternatives.get(name).copied(), Some(1), "{name}");
     }
 }
 
@@ -395,13 +405,28 @@ fn pytest_maps_junit_back_to_node_id_plans_and_uses_an_argument_file_for_long_li
         .map(|i| format!("tests.test_generated_module_{i}::test_case_with_a_long_name_{i}"))
         .collect();
     let refs: Vec<&str> = many.iter().map(String::as_str).collect();
+    // Thousands of node ids: pytest gets their files and dtf's selection plugin,
+    // which keeps the listed node ids in order.
     let (spec, dir) = build(&p, &refs);
-    let last = spec.args.last().unwrap();
-    let file = std::path::absolute(dir.path())
-        .unwrap()
-        .join("pytest-args.txt");
-    assert_eq!(*last, format!("@{}", file.display()));
-    let listed = std::fs::read_to_string(file).unwrap();
+    let at = spec
+        .args
+        .iter()
+        .position(|a| a == "dtf_select")
+        .expect("the plugin is loaded");
+    assert_eq!(spec.args[at - 1], "-p");
+    assert_eq!(spec.args.len() - at - 1, 2000, "one argument per file");
+    assert_eq!(spec.args[at + 1], "tests/test_generated_module_0.py");
+    let work = std::path::absolute(dir.path()).unwrap();
+    let env: HashMap<&str, &str> = spec
+        .env
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let list = work.join("dtf-selected.txt");
+    assert_eq!(env["DTF_PYTEST_SELECT"], list.display().to_string());
+    assert!(env["PYTHONPATH"].starts_with(&work.display().to_string()));
+    assert!(work.join("dtf_select.py").is_file());
+    let listed = std::fs::read_to_string(list).unwrap();
     assert_eq!(listed.lines().count(), 2000);
     assert_eq!(
         listed.lines().next().unwrap(),
