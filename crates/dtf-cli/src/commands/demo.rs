@@ -132,11 +132,12 @@ pub fn run(args: &DemoArgs, quiet: bool) -> Result<Finished, CliError> {
         "2. run: {SHARD_COUNT} shards in parallel, retrying transient failures"
     ));
     let state = out.join("example-state");
+    // A rerun of the demo starts from scratch: flaky tests fail first again.
+    let _ = std::fs::remove_dir_all(&state);
     let mut children = Vec::new();
     let mut results: Vec<PathBuf> = Vec::new();
     for k in 1..=SHARD_COUNT {
         let dir = out.join(format!("shard-{k}"));
-        // A rerun of the demo starts from scratch: flaky tests fail first again.
         let _ = std::fs::remove_dir_all(&dir);
         let template = format!(
             "'{}' example-suite --tests-file {{tests_file}} --junit {{junit}} --state-dir '{}'",
@@ -161,7 +162,6 @@ pub fn run(args: &DemoArgs, quiet: bool) -> Result<Finished, CliError> {
         children.push((k, child));
         results.push(dir);
     }
-    let _ = std::fs::remove_dir_all(&state);
     for (k, mut child) in children {
         // 1 means tests failed: the example suite has real failures.
         check(&format!("dtf run --shard {k}"), child.wait(), &[0, 1])?;
