@@ -383,3 +383,47 @@ fn tests_of_zero_seconds_spread_evenly() {
         assert_eq!(counts, vec![27; 4], "{name}: {counts:?}");
     }
 }
+
+/// A test without history could be far longer than its estimate: it goes to the
+/// fastest pool that may run it, while measured tests use every pool.
+#[test]
+fn tests_without_history_go_to_the_fastest_pool() {
+    use dtf_plan::model::{PlanTest, Pool, Problem};
+    let pool = |name: &str, speed: f64| Pool {
+        name: name.into(),
+        labels: vec![name.into()],
+        runners: 2,
+        capabilities: Vec::new(),
+        speed,
+        startup: 0.0,
+    };
+    let mut tests: Vec<PlanTest> = (0..40)
+        .map(|i| PlanTest::new(format!("m::known{i}"), 5.0))
+        .collect();
+    tests.extend((0..10).map(|i| PlanTest {
+        estimated: true,
+        ..PlanTest::new(format!("m::new{i}"), 1.0)
+    }));
+    let problem = Problem {
+        tests,
+        pools: vec![pool("slow", 0.7), pool("fast", 1.0)],
+        shards: 4,
+        ..Problem::default()
+    };
+    let a = dtf_plan::strategy::by_name("timing")
+        .expect("known")
+        .plan(&problem)
+        .expect("plans");
+    for s in &a.shards {
+        let has_new = s.tests.iter().any(|&t| problem.tests[t].estimated);
+        assert!(
+            !has_new || s.pool == 1,
+            "a new test on pool {}",
+            problem.pools[s.pool].name
+        );
+    }
+    assert!(
+        a.shards.iter().any(|s| s.pool == 0 && !s.tests.is_empty()),
+        "measured tests use the slow pool too"
+    );
+}

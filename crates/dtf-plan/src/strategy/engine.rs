@@ -231,6 +231,23 @@ impl<'a> Ctx<'a> {
             }
             list.sort_unstable();
             list.dedup();
+            // A test without history could be far longer than its estimate: it goes
+            // to the fastest pool that may run it, so a surprise costs least there.
+            if test.estimated {
+                let fastest = list
+                    .iter()
+                    .filter(|&&i| pools[i].runners > 0)
+                    .map(|&i| pools[i].speed)
+                    .fold(f64::NEG_INFINITY, f64::max);
+                let fast: Vec<usize> = list
+                    .iter()
+                    .copied()
+                    .filter(|&i| pools[i].runners > 0 && pools[i].speed >= fastest)
+                    .collect();
+                if !fast.is_empty() {
+                    list = fast;
+                }
+            }
             let next = sets.len();
             let id = *set_ids.entry(list).or_insert_with_key(|list| {
                 let mut mask = vec![false; npools];
