@@ -77,9 +77,6 @@ pub const DECAY: f64 = 0.8;
 pub const DEFAULT_ESTIMATE_S: f64 = 1.0;
 /// Suite overheads at or below this are rounding noise, not start-up.
 const MIN_OVERHEAD_S: f64 = 0.001;
-/// A start tag longer than this ends the suite-time scan (the reader has its own limits).
-const MAX_TAG_BYTES: usize = 1 << 20;
-
 type Opener = dyn Fn() -> io::Result<Box<dyn Read + Send>> + Send + Sync;
 
 /// A JUnit document to read: a file, or anything the caller can open (a bundle entry,
@@ -1249,11 +1246,12 @@ impl<'de> serde::Deserialize<'de> for TimingMap {
 /// above a millisecond; suites without a time, with
 /// a case without one, with nested suites, or without cases teach nothing.
 ///
-/// dtf-core's reader does not expose suite times, so this is a second, small pass: a
-/// scanner of tags that skips comments, CDATA, processing instructions and doctypes and
-/// reads only `time` attributes. Documents are checked by the reader first; on
-/// anything odd this stops and returns what it has.
+/// dtf-core's reader does not expose suite times, so this is a second, small pass with
+/// quick-xml that reads only tags and their `time` attributes. Documents are checked
+/// by the reader first; on anything odd this stops and returns what it has.
 pub fn suite_overheads(input: impl Read) -> Vec<f64> {
+    use quick_xml::events::{BytesStart, Event};
+
     struct Open {
         time: Option<f64>,
         cases: f64,
@@ -1261,59 +1259,69 @@ pub fn suite_overheads(input: impl Read) -> Vec<f64> {
         complete: bool,
         leaf: bool,
     }
-    let mut scanner = TagScanner::new(input);
+    fn time_of(tag: &BytesStart<'_>) -> Option<f64> {
+        let attr = tag.try_get_attribute("time").ok().flatten()?;
+        parse_time(&attr.unescape_value().ok()?)
+    }
+    let mut xml = quick_xml::Reader::from_reader(BufReader::new(input));
+    let mut buf = Vec::new();
     let mut stack: Vec<Open> = Vec::new();
     let mut out = Vec::new();
     let mut in_case = false;
-    while let Some(tag) = scanner.next_tag() {
-        let name = local_name(&tag.name);
-        match (tag.kind, name) {
-            (TagKind::Start, b"testsuite") => {
-                if let Some(top) = stack.last_mut() {
-                    top.leaf = false;
-                }
-                stack.push(Open {
-                    time: attribute(&tag.attrs, b"time").and_then(|t| parse_time(&t)),
-                    cases: 0.0,
-                    has_case: false,
-                    complete: true,
-                    leaf: true,
-                });
-            }
-            (TagKind::Empty, b"testsuite") => {
-                if let Some(top) = stack.last_mut() {
-                    top.leaf = false;
-                }
-            }
-            (TagKind::End, b"testsuite") => {
-                let Some(s) = stack.pop() else { break };
-                if let (true, true, true, Some(time)) = (s.leaf, s.has_case, s.complete, s.time) {
-                    let overhead = time - s.cases;
-                    if overhead > MIN_OVERHEAD_S {
-                        out.push(overhead);
+    loop {
+        buf.clear();
+        let (tag, empty) = match xml.read_event_into(&mut buf) {
+            Ok(Event::Start(t)) => (t, false),
+            Ok(Event::Empty(t)) => (t, true),
+            Ok(Event::End(end)) => {
+                match local_name(end.name().as_ref()) {
+                    b"testsuite" => {
+                        let Some(s) = stack.pop() else { break };
+                        if let (true, true, true, Some(time)) =
+                            (s.leaf, s.has_case, s.complete, s.time)
+                        {
+                            let overhead = time - s.cases;
+                            if overhead > MIN_OVERHEAD_S {
+                                out.push(overhead);
+                            }
+                        }
                     }
+                    b"testcase" => in_case = false,
+                    _ => {}
+                }
+                continue;
+            }
+            Ok(Event::Eof) | Err(_) => break,
+            Ok(_) => continue,
+        };
+        match local_name(tag.name().as_ref()) {
+            b"testsuite" => {
+                if let Some(top) = stack.last_mut() {
+                    top.leaf = false;
+                }
+                if !empty {
+                    stack.push(Open {
+                        time: time_of(&tag),
+                        cases: 0.0,
+                        has_case: false,
+                        complete: true,
+                        leaf: true,
+                    });
                 }
             }
-            (TagKind::Start | TagKind::Empty, b"testcase") => {
-                in_case = tag.kind == TagKind::Start;
+            b"testcase" => {
+                in_case = !empty;
                 if let Some(top) = stack.last_mut() {
                     top.has_case = true;
-                    match attribute(&tag.attrs, b"time").and_then(|t| parse_time(&t)) {
+                    match time_of(&tag) {
                         Some(t) => top.cases += t,
                         None => top.complete = false,
                     }
                 }
             }
-            (TagKind::End, b"testcase") => in_case = false,
             // Surefire's earlier attempts, timed inside the element that passed.
-            (
-                TagKind::Start | TagKind::Empty,
-                b"flakyFailure" | b"flakyError" | b"rerunFailure" | b"rerunError",
-            ) if in_case => {
-                if let (Some(top), Some(t)) = (
-                    stack.last_mut(),
-                    attribute(&tag.attrs, b"time").and_then(|t| parse_time(&t)),
-                ) {
+            b"flakyFailure" | b"flakyError" | b"rerunFailure" | b"rerunError" if in_case => {
+                if let (Some(top), Some(t)) = (stack.last_mut(), time_of(&tag)) {
                     top.cases += t;
                 }
             }
@@ -1327,257 +1335,6 @@ fn local_name(name: &[u8]) -> &[u8] {
     match name.iter().rposition(|&b| b == b':') {
         Some(i) => &name[i + 1..],
         None => name,
-    }
-}
-
-/// The value of attribute `want` in the bytes after a tag's name (entities are not
-/// expanded: times never need them).
-fn attribute(attrs: &[u8], want: &[u8]) -> Option<String> {
-    let mut i = 0;
-    let n = attrs.len();
-    while i < n {
-        while i < n && attrs[i].is_ascii_whitespace() {
-            i += 1;
-        }
-        let start = i;
-        while i < n && !attrs[i].is_ascii_whitespace() && attrs[i] != b'=' {
-            i += 1;
-        }
-        let key = &attrs[start..i];
-        while i < n && attrs[i].is_ascii_whitespace() {
-            i += 1;
-        }
-        if i >= n || attrs[i] != b'=' {
-            // Not `key=value`: a malformed tag; give up on it.
-            return None;
-        }
-        i += 1;
-        while i < n && attrs[i].is_ascii_whitespace() {
-            i += 1;
-        }
-        let quote = *attrs.get(i)?;
-        if quote != b'"' && quote != b'\'' {
-            return None;
-        }
-        i += 1;
-        let vstart = i;
-        while i < n && attrs[i] != quote {
-            i += 1;
-        }
-        let value = &attrs[vstart..i.min(n)];
-        i += 1;
-        if key == want {
-            return std::str::from_utf8(value).ok().map(str::to_owned);
-        }
-    }
-    None
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum TagKind {
-    Start,
-    End,
-    Empty,
-}
-
-struct Tag {
-    kind: TagKind,
-    name: Vec<u8>,
-    attrs: Vec<u8>,
-}
-
-/// Just enough of XML to find element tags in a well-formed document, streaming
-/// through its own buffer.
-struct TagScanner<R> {
-    input: R,
-    buf: Box<[u8]>,
-    pos: usize,
-    len: usize,
-    done: bool,
-}
-
-impl<R: Read> TagScanner<R> {
-    fn new(input: R) -> Self {
-        TagScanner {
-            input,
-            buf: vec![0u8; 256 << 10].into_boxed_slice(),
-            pos: 0,
-            len: 0,
-            done: false,
-        }
-    }
-
-    /// Refills the buffer when it is used up; false at the end (or on a read error:
-    /// this pass is best effort).
-    fn fill(&mut self) -> bool {
-        if self.pos < self.len {
-            return true;
-        }
-        while !self.done {
-            match self.input.read(&mut self.buf) {
-                Ok(0) => self.done = true,
-                Ok(n) => {
-                    self.pos = 0;
-                    self.len = n;
-                    return true;
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(_) => self.done = true,
-            }
-        }
-        false
-    }
-
-    #[inline]
-    fn byte(&mut self) -> Option<u8> {
-        if !self.fill() {
-            return None;
-        }
-        let b = self.buf[self.pos];
-        self.pos += 1;
-        Some(b)
-    }
-
-    /// Skips text up to the next `<`, a buffer at a time.
-    fn skip_to_lt(&mut self) -> bool {
-        while self.fill() {
-            let window = &self.buf[self.pos..self.len];
-            match window.iter().position(|&b| b == b'<') {
-                Some(i) => {
-                    self.pos += i + 1;
-                    return true;
-                }
-                None => self.pos = self.len,
-            }
-        }
-        false
-    }
-
-    /// Skips past `pat` (a small KMP so `--->` ends a comment).
-    fn skip_past(&mut self, pat: &[u8]) -> bool {
-        let mut fail = vec![0usize; pat.len()];
-        let mut k = 0;
-        for i in 1..pat.len() {
-            while k > 0 && pat[i] != pat[k] {
-                k = fail[k - 1];
-            }
-            if pat[i] == pat[k] {
-                k += 1;
-            }
-            fail[i] = k;
-        }
-        let mut m = 0;
-        while let Some(b) = self.byte() {
-            while m > 0 && b != pat[m] {
-                m = fail[m - 1];
-            }
-            if b == pat[m] {
-                m += 1;
-                if m == pat.len() {
-                    return true;
-                }
-            }
-        }
-        false
-    }
-
-    /// Skips a declaration (`<!DOCTYPE ... [ ... ]>`): brackets nest, quotes hide.
-    fn skip_declaration(&mut self) -> bool {
-        let mut depth = 0usize;
-        let mut quote: Option<u8> = None;
-        while let Some(b) = self.byte() {
-            match (quote, b) {
-                (Some(q), b) if b == q => quote = None,
-                (Some(_), _) => {}
-                (None, b'"' | b'\'') => quote = Some(b),
-                (None, b'[') => depth += 1,
-                (None, b']') => depth = depth.saturating_sub(1),
-                (None, b'>') if depth == 0 => return true,
-                _ => {}
-            }
-        }
-        false
-    }
-
-    fn next_tag(&mut self) -> Option<Tag> {
-        loop {
-            if !self.skip_to_lt() {
-                return None;
-            }
-            let first = self.byte()?;
-            match first {
-                b'?' => {
-                    if !self.skip_past(b"?>") {
-                        return None;
-                    }
-                }
-                b'!' => {
-                    let ok = match self.byte()? {
-                        b'-' => self.byte()? == b'-' && self.skip_past(b"-->"),
-                        b'[' => self.skip_past(b"]]>"),
-                        _ => self.skip_declaration(),
-                    };
-                    if !ok {
-                        return None;
-                    }
-                }
-                b'/' => {
-                    let mut name = Vec::new();
-                    loop {
-                        let b = self.byte()?;
-                        if b == b'>' {
-                            break;
-                        }
-                        if name.len() > MAX_TAG_BYTES {
-                            return None;
-                        }
-                        if !b.is_ascii_whitespace() {
-                            name.push(b);
-                        }
-                    }
-                    return Some(Tag {
-                        kind: TagKind::End,
-                        name,
-                        attrs: Vec::new(),
-                    });
-                }
-                first => {
-                    let mut raw = vec![first];
-                    let mut quote: Option<u8> = None;
-                    loop {
-                        let b = self.byte()?;
-                        match (quote, b) {
-                            (Some(q), b) if b == q => quote = None,
-                            (None, b'"' | b'\'') => quote = Some(b),
-                            (None, b'>') => break,
-                            _ => {}
-                        }
-                        raw.push(b);
-                        if raw.len() > MAX_TAG_BYTES {
-                            return None;
-                        }
-                    }
-                    let empty = raw.last() == Some(&b'/');
-                    if empty {
-                        raw.pop();
-                    }
-                    let split = raw
-                        .iter()
-                        .position(|b| b.is_ascii_whitespace())
-                        .unwrap_or(raw.len());
-                    let attrs = raw.split_off(split);
-                    return Some(Tag {
-                        kind: if empty {
-                            TagKind::Empty
-                        } else {
-                            TagKind::Start
-                        },
-                        name: raw,
-                        attrs,
-                    });
-                }
-            }
-        }
     }
 }
 
@@ -1601,24 +1358,6 @@ mod tests {
         ];
         for (text, want) in cases {
             assert_eq!(sniff_bytes(text.as_bytes()), *want, "{text}");
-        }
-    }
-
-    #[test]
-    fn attributes() {
-        let cases: &[(&str, Option<&str>)] = &[
-            (" name=\"a\" time=\"1.5\"", Some("1.5")),
-            (" time = '2'", Some("2")),
-            (" name=\"time='9'\" time=\"3\"", Some("3")),
-            (" name=\"a\"", None),
-            (" broken time=\"1\"", None),
-        ];
-        for (attrs, want) in cases {
-            assert_eq!(
-                attribute(attrs.as_bytes(), b"time").as_deref(),
-                *want,
-                "{attrs}"
-            );
         }
     }
 }
