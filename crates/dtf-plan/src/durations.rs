@@ -430,6 +430,32 @@ struct Known {
     scope: Option<String>,
     file: Option<String>,
     duration: Option<f64>,
+    /// Run-to-run spread (robust standard deviation of the log of its per-build
+    /// times), from [`MIN_SPREAD_BUILDS`] or more builds that ran it.
+    spread: Option<f64>,
+}
+
+/// Builds a test must have run in before its own spread is trusted.
+pub const MIN_SPREAD_BUILDS: usize = 3;
+
+/// The robust standard deviation of `ln(value)` over one value a build: 1.4826 times
+/// the median absolute deviation (the normal's sigma, untouched by one outlier).
+/// Values at or below a millisecond are left out: their logs are timer noise.
+pub fn log_spread(per_build: &[f64]) -> Option<f64> {
+    let logs: Vec<f64> = per_build
+        .iter()
+        .filter(|&&v| v > 1e-3)
+        .map(|v| v.ln())
+        .collect();
+    if logs.len() < MIN_SPREAD_BUILDS {
+        return None;
+    }
+    let mut sorted = logs.clone();
+    sorted.sort_by(f64::total_cmp);
+    let center = median(&sorted)?;
+    let mut dev: Vec<f64> = logs.iter().map(|l| (l - center).abs()).collect();
+    dev.sort_by(f64::total_cmp);
+    median(&dev).map(|mad| 1.4826 * mad)
 }
 
 /// Options for reading history.
@@ -495,6 +521,7 @@ impl Builder {
                     scope: None,
                     file: None,
                     duration: None,
+                    spread: None,
                 });
                 self.samples.push(Vec::new());
                 i
@@ -565,10 +592,12 @@ impl Builder {
         let mut file_sums: Vec<Vec<(u16, f64)>> = vec![Vec::new(); self.file_keys.len()];
         let mut ran = Vec::new();
         let mut skipped = Vec::new();
+        let mut per_build = Vec::new();
         let mut tests = self.tests;
         for (k, samples) in tests.iter_mut().zip(&self.samples) {
             ran.clear();
             skipped.clear();
+            per_build.clear();
             // Samples come in build order: one run of equal `build` a build.
             for run in samples.chunk_by(|a, b| a.build == b.build) {
                 let w = weight(run[0].build);
@@ -585,6 +614,13 @@ impl Builder {
                     .iter()
                     .filter(|s| s.ran == (ran_n > 0))
                     .fold((0.0, 0usize), |(sum, n), s| (sum + s.value, n + 1));
+                if ran_n > 0 {
+                    let (sum, n) = run
+                        .iter()
+                        .filter(|s| s.ran)
+                        .fold((0.0, 0usize), |(sum, n), s| (sum + s.value, n + 1));
+                    per_build.push(sum / n as f64);
+                }
                 let file = run[0].file;
                 if file != NO_FILE && count > 0 {
                     let mean = sum / count as f64;
@@ -596,6 +632,7 @@ impl Builder {
                 }
             }
             k.duration = weighted_median(&ran).or_else(|| weighted_median(&skipped));
+            k.spread = log_spread(&per_build);
         }
         for (key, sums) in self.file_keys.into_iter().zip(file_sums) {
             let samples: Vec<(f64, f64)> = sums.iter().map(|&(b, v)| (v, weight(b))).collect();
@@ -807,6 +844,11 @@ impl History {
     /// them when the caller knows them.
     pub fn durations(&self, ids: &[String]) -> Vec<(f64, bool)> {
         ids.iter().map(|id| self.predict(id, None, None)).collect()
+    }
+
+    /// A test's run-to-run spread learned from history (see [`log_spread`]).
+    pub fn spread(&self, id: &str) -> Option<f64> {
+        self.lookup(id)?.spread
     }
 
     /// Predicted seconds for one test, and whether it is an estimate.
@@ -1341,6 +1383,25 @@ fn local_name(name: &[u8]) -> &[u8] {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn spread_is_learned_from_three_builds_and_ignores_one_outlier() {
+        let close = |a: Option<f64>, b: f64| a.is_some_and(|a| (a - b).abs() < 1e-9);
+        assert_eq!(log_spread(&[1.0, 2.0]), None, "two builds tell too little");
+        assert!(close(log_spread(&[2.0, 2.0, 2.0]), 0.0));
+        // ln 1, ln e, ln e²: median 1, deviations 1, 0, 1, MAD 1.
+        let e = std::f64::consts::E;
+        assert!(close(log_spread(&[1.0, e, e * e]), 1.4826));
+        // One build 100× slower moves the mean a lot, the MAD not at all.
+        assert!(close(log_spread(&[2.0, 2.0, 2.0, 2.0, 200.0]), 0.0));
+        // Millisecond times are timer noise and do not count.
+        assert_eq!(log_spread(&[0.0, 0.001, 0.0005, 1.0]), None);
+
+        let build = |d: f64| BuildTimes::from_map(&[("s::a".to_owned(), d)]);
+        let h = History::new(&[build(1.0), build(e), build(e * e)]);
+        assert!(close(h.spread("s::a"), 1.4826));
+        assert_eq!(History::new(&[build(1.0)]).spread("s::a"), None);
+    }
 
     #[test]
     fn sniffs_roots() {

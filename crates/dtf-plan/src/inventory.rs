@@ -463,6 +463,10 @@ impl Inventory {
                             derive_file(&item.id, None, None).filter(|f| looks_like_path(f))
                         }),
                         suite: item.suite.clone(),
+                        spread: match item.unit {
+                            Unit::File => None,
+                            Unit::Test => history.spread(&item.id),
+                        },
                         ..PlanTest::new(item.id.clone(), duration)
                     }
                 })

@@ -29,6 +29,9 @@ pub struct PlanTest {
     /// Measured speed of this test per pool, as (pool name, seconds); overrides
     /// `duration / pool.speed` for that pool.
     pub pool_durations: Vec<(String, f64)>,
+    /// Run-to-run spread of the duration (standard deviation of its logarithm), when
+    /// history has enough builds to tell; planning assumes a default otherwise.
+    pub spread: Option<f64>,
 }
 
 impl PlanTest {
@@ -43,6 +46,7 @@ impl PlanTest {
             priority: 0,
             group: None,
             pool_durations: Vec::new(),
+            spread: None,
         }
     }
 

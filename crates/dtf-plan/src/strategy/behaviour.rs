@@ -426,3 +426,31 @@ fn same_input_same_plan() {
         );
     }
 }
+
+#[test]
+fn timing_keeps_long_uncertain_tests_off_the_slow_pool_when_the_wall_allows() {
+    // The 100 s test sets the wall time. Plain LPT puts the 40 s test alone on the
+    // slow pool (80 s there); next to the 45 s test on a fast runner it takes 85 s:
+    // still under the wall, and a 30% surprise there costs half as much.
+    let mut p = problem(&[100.0, 45.0, 40.0], 3);
+    p.pools = vec![pool("fast", 2, 1.0, 0.0), pool("slow", 1, 0.5, 0.0)];
+    let a = plan("timing", &p);
+    let shard_of = |t: usize| a.shards.iter().find(|s| s.tests.contains(&t)).unwrap();
+    assert_eq!(
+        shard_of(0).tests,
+        vec![0],
+        "the wall-setting test stays alone"
+    );
+    assert_eq!(shard_of(2).pool, 0, "40 s test on a fast runner: {a:?}");
+    assert_eq!(shard_of(1).pool, 0);
+    assert!((predicted_wall(&p, &a) - 100.0).abs() < 1e-9);
+
+    // The same plan with the 40 s test's history saying it never varies: nothing to
+    // hedge against, but the predicted wall time is never raised either way.
+    let mut steady = p.clone();
+    for t in &mut steady.tests {
+        t.spread = Some(0.0);
+    }
+    let b = plan("timing", &steady);
+    assert!((predicted_wall(&steady, &b) - 100.0).abs() < 1e-9);
+}

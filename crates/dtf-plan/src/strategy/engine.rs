@@ -32,6 +32,9 @@ pub(crate) struct Item {
     pub tests: Vec<usize>,
     /// Sum of the tests' durations at speed 1.
     pub base: f64,
+    /// Variance of that sum at speed 1 (seconds squared): each test's duration times
+    /// its run-to-run spread, squared, summed (tests vary independently).
+    pub var: f64,
     /// Interned set of eligible pools (index into `Ctx::sets`).
     pub set: usize,
     /// Some test has a measured per-pool duration, so `base / speed` is not exact.
@@ -78,6 +81,8 @@ pub(crate) struct Bins {
     pub pool: Vec<usize>,
     /// Seconds of test work on the shard's pool.
     pub work: Vec<f64>,
+    /// Variance of `work` (seconds squared), for the robust pass.
+    pub var: Vec<f64>,
     /// Tests (not units) in the shard.
     pub count: Vec<usize>,
     pub items: Vec<Vec<usize>>,
@@ -95,6 +100,7 @@ impl Bins {
             wave,
             pool,
             work: vec![0.0; n],
+            var: vec![0.0; n],
             count: vec![0; n],
             items: vec![Vec::new(); n],
         }
@@ -169,6 +175,22 @@ impl Ord for Key {
 /// converge on every realistic suite, small enough to keep the planner well under a
 /// second for 100,000 tests.
 const IMPROVE_BUDGET: u64 = 40_000_000;
+
+/// Operations the robust pass may spend ([`Ctx::hedge`]).
+const HEDGE_BUDGET: u64 = 20_000_000;
+
+/// Units of each shard the robust pass tries to move or swap (the largest).
+const HEDGE_CANDIDATES: usize = 8;
+
+/// Standard deviations above the predicted load the robust pass plans for.
+pub(crate) const RISK_Z: f64 = 2.0;
+
+/// Run-to-run spread of a measured test's duration (standard deviation of its log)
+/// when history cannot tell: CI runners commonly vary by this much between runs.
+pub const DEFAULT_SPREAD: f64 = 0.25;
+
+/// Spread of a test without history: its estimate may be off by a factor of several.
+pub const UNKNOWN_SPREAD: f64 = 1.0;
 
 impl<'a> Ctx<'a> {
     /// Validates `p` and builds its units.
@@ -325,6 +347,26 @@ impl<'a> Ctx<'a> {
                 t.duration
             }
         };
+        // A test without history could be any of the suite's tests: its variance is
+        // at least that of the measured durations (large where a few tests are long).
+        let measured_var = if measured.len() < 2 {
+            0.0
+        } else {
+            measured
+                .iter()
+                .map(|d| (d - unknown_weight).powi(2))
+                .sum::<f64>()
+                / measured.len() as f64
+        };
+        let variance = |u: usize| {
+            let t = &p.tests[u];
+            let w = weight(u);
+            if t.estimated {
+                (w * UNKNOWN_SPREAD).powi(2).max(measured_var)
+            } else {
+                (w * t.spread.unwrap_or(DEFAULT_SPREAD)).powi(2)
+            }
+        };
         let mut items = Vec::with_capacity(n);
         for t in 0..n {
             if group_of[t] != t {
@@ -334,6 +376,7 @@ impl<'a> Ctx<'a> {
             let set = self.intersect(&tests, set_ids, test_set)?;
             items.push(Item {
                 base: tests.iter().map(|&u| weight(u)).sum(),
+                var: tests.iter().map(|&u| variance(u)).sum(),
                 overrides: tests.iter().any(|&u| !p.tests[u].pool_durations.is_empty()),
                 wave: waves[t],
                 linked: tests.iter().any(|&u| self.graph.is_linked(u)),
@@ -471,7 +514,23 @@ impl<'a> Ctx<'a> {
         self.load_of(bins.pool[s], bins.work[s], bins.count[s])
     }
 
+    /// Variance of unit `item`'s time on `pool`: its spread scales with its duration.
+    fn variance(&self, item: usize, pool: usize) -> f64 {
+        let it = &self.items[item];
+        if it.overrides && it.base > 0.0 {
+            it.var * (self.duration(item, pool) / it.base).powi(2)
+        } else {
+            it.var / self.pools[pool].speed.powi(2)
+        }
+    }
+
+    /// A shard's load at the risk level the robust pass plans for.
+    pub fn risk(&self, bins: &Bins, s: usize) -> f64 {
+        self.load(bins, s) + RISK_Z * bins.var[s].max(0.0).sqrt()
+    }
+
     fn add(&self, bins: &mut Bins, s: usize, item: usize) {
+        bins.var[s] += self.variance(item, bins.pool[s]);
         bins.work[s] += self.duration(item, bins.pool[s]);
         bins.count[s] += self.items[item].tests.len();
         bins.items[s].push(item);
@@ -674,6 +733,7 @@ impl<'a> Ctx<'a> {
             Balance::Timing => {
                 self.lpt(&mut bins, items)?;
                 self.improve(&mut bins, IMPROVE_BUDGET);
+                self.hedge(&mut bins, HEDGE_BUDGET);
             }
         }
         Ok(bins)
@@ -793,6 +853,144 @@ impl<'a> Ctx<'a> {
         }
     }
 
+    /// The robust pass: with the predicted wall time fixed, moves and swaps that lower
+    /// the riskiest shard's load plus [`RISK_Z`] standard deviations, never letting a
+    /// shard's predicted load rise above the slowest one's. Durations vary from run to
+    /// run in proportion to their size, so a shard of a few long tests is likelier to
+    /// run late than one of many short tests with the same total; on a slow pool more
+    /// so. Where the predicted wall time leaves room (a long test sets it, or the tests
+    /// are few), this puts the long, uncertain work where a surprise costs least.
+    pub fn hedge(&self, bins: &mut Bins, mut budget: u64) {
+        let m = bins.len();
+        if m < 2 {
+            return;
+        }
+        let loads: Vec<f64> = (0..m).map(|s| self.load(bins, s)).collect();
+        let wall = loads.iter().copied().fold(0.0, f64::max);
+        // Never above the predicted wall time (which stays what it was).
+        let limit = wall + 1e-9 * wall.abs().max(1e-9);
+        let mut others: Vec<usize> = Vec::with_capacity(m);
+        // Shards that cannot be made safer; the pass goes on with the riskiest of the
+        // rest, so one long test alone on its shard does not end it.
+        let mut settled = vec![false; m];
+        let mut risks: Vec<f64> = (0..m).map(|s| self.risk(bins, s)).collect();
+        while budget > 0 {
+            let Some(top) = (0..m)
+                .filter(|&s| !settled[s])
+                .max_by(|&a, &b| cmp_f64(risks[a], risks[b]).then(b.cmp(&a)))
+            else {
+                break;
+            };
+            let top_risk = risks[top];
+            let eps = 1e-9 * top_risk.abs().max(1e-9);
+            others.clear();
+            others.extend((0..m).filter(|&s| !settled[s] && s != top && risks[s] < top_risk - eps));
+            others.sort_unstable_by(|&a, &b| cmp_f64(risks[a], risks[b]).then(a.cmp(&b)));
+            let mut best: Option<(f64, Step)> = None;
+            for &s in &others {
+                budget = budget.saturating_sub(HEDGE_CANDIDATES as u64 * 8 + 16);
+                let found = self.hedge_step(bins, top, s, top_risk - eps, limit);
+                if let Some(found) = found
+                    && best.as_ref().is_none_or(|(b, _)| found.0 < *b)
+                {
+                    best = Some(found);
+                }
+                if budget == 0 {
+                    break;
+                }
+            }
+            match best {
+                Some((_, step)) => {
+                    let partner = match step {
+                        Step::Move { to, .. } => to,
+                        Step::Swap { with, .. } => with,
+                    };
+                    self.apply(bins, top, step);
+                    risks[top] = self.risk(bins, top);
+                    risks[partner] = self.risk(bins, partner);
+                }
+                None => settled[top] = true,
+            }
+        }
+    }
+
+    /// The move or swap between `top` and `s` that lowers the higher of their risks
+    /// most, below `below`, with both predicted loads at most `limit`. Only the
+    /// largest units of each shard are tried: they carry the variance.
+    fn hedge_step(
+        &self,
+        bins: &Bins,
+        top: usize,
+        s: usize,
+        below: f64,
+        limit: f64,
+    ) -> Option<(f64, Step)> {
+        let (pt, ps) = (bins.pool[top], bins.pool[s]);
+        let mut best: Option<(f64, Step)> = None;
+        let shard = |pool: usize, work: f64, var: f64, count: usize| {
+            let load = self.load_of(pool, work, count);
+            (load, load + RISK_Z * var.max(0.0).sqrt())
+        };
+        let top_items = &bins.items[top];
+        let s_items = &bins.items[s];
+        let tail = |len: usize| len.saturating_sub(HEDGE_CANDIDATES)..len;
+        for ka in tail(top_items.len()) {
+            let a = top_items[ka];
+            if !self.eligible(a, ps) {
+                continue;
+            }
+            let (da_t, da_s) = (self.duration(a, pt), self.duration(a, ps));
+            let (va_t, va_s) = (self.variance(a, pt), self.variance(a, ps));
+            let na = self.items[a].tests.len();
+            let mut consider = |swap: Option<(usize, usize)>| {
+                let (mut wt, mut vt, mut ct) = (
+                    bins.work[top] - da_t,
+                    bins.var[top] - va_t,
+                    bins.count[top] - na,
+                );
+                let (mut ws, mut vs, mut cs) =
+                    (bins.work[s] + da_s, bins.var[s] + va_s, bins.count[s] + na);
+                if let Some((_, b)) = swap {
+                    let nb = self.items[b].tests.len();
+                    ws -= self.duration(b, ps);
+                    vs -= self.variance(b, ps);
+                    cs -= nb;
+                    wt += self.duration(b, pt);
+                    vt += self.variance(b, pt);
+                    ct += nb;
+                }
+                let (lt, rt) = shard(pt, wt, vt, ct);
+                let (ls, rs) = shard(ps, ws, vs, cs);
+                let score = rt.max(rs);
+                if lt <= limit
+                    && ls <= limit
+                    && score < below
+                    && best.as_ref().is_none_or(|(b, _)| score < *b)
+                {
+                    let step = match swap {
+                        None => Step::Move { a: ka, to: s },
+                        Some((kb, _)) => Step::Swap {
+                            a: ka,
+                            b: kb,
+                            with: s,
+                        },
+                    };
+                    best = Some((score, step));
+                }
+            };
+            consider(None);
+            // Swaps with the largest units of `s` that are smaller than `a`.
+            let below_a = s_items.partition_point(|&i| self.by_size(i, a).is_lt());
+            let from = below_a.saturating_sub(HEDGE_CANDIDATES);
+            for (kb, &b) in s_items.iter().enumerate().take(below_a).skip(from) {
+                if self.eligible(b, pt) {
+                    consider(Some((kb, b)));
+                }
+            }
+        }
+        best
+    }
+
     fn by_size(&self, a: usize, b: usize) -> Ordering {
         let (ia, ib) = (&self.items[a], &self.items[b]);
         cmp_f64(ia.base, ib.base).then(ia.first.cmp(&ib.first))
@@ -903,12 +1101,14 @@ impl<'a> Ctx<'a> {
 
     /// Accounts for a unit already removed from `bins.items[s]`.
     fn take(&self, bins: &mut Bins, s: usize, item: usize) {
+        bins.var[s] -= self.variance(item, bins.pool[s]);
         bins.work[s] -= self.duration(item, bins.pool[s]);
         bins.count[s] -= self.items[item].tests.len();
     }
 
     /// Adds a unit to `s`, keeping its units sorted by size.
     fn put(&self, bins: &mut Bins, s: usize, item: usize) {
+        bins.var[s] += self.variance(item, bins.pool[s]);
         bins.work[s] += self.duration(item, bins.pool[s]);
         bins.count[s] += self.items[item].tests.len();
         let at = bins.items[s].partition_point(|&i| self.by_size(i, item).is_lt());
