@@ -85,6 +85,13 @@ Exit codes: 0 all passed (flaky allowed), 1 tests failed, 2 usage, 3 bad input,
   dtf demo
   dtf demo --out-dir /tmp/dtf-demo")]
     Demo(DemoArgs),
+    /// Keep every build's results in a history database: ingest, export, import, prune.
+    #[command(subcommand)]
+    History(crate::commands::history::HistoryCommand),
+    /// Compare this build with a baseline: new failures, fixed, flaky, slower, anomalies.
+    Compare(crate::commands::compare::CompareArgs),
+    /// Ask the history database a question in SQL (read-only), or run a named query.
+    Query(crate::commands::query::QueryArgs),
     /// The example suite as a test framework, for `dtf demo` (not for people).
     #[command(hide = true)]
     ExampleSuite(crate::commands::example_suite::ExampleSuiteArgs),

@@ -3,9 +3,11 @@
 //! (plus the peer tools they compare against: `cargo xtask install-peers`).
 
 mod bench;
+mod bench_history;
 mod bench_plan;
 mod bench_plan_speed;
 mod bench_run;
+mod eval_anomaly;
 mod junitgen;
 mod plan_sets;
 mod plan_timings;
@@ -52,6 +54,10 @@ enum Task {
     BenchPlanSpeed(bench_plan_speed::SpeedArgs),
     /// `dtf run`'s overhead: a shard of 2,000 trivial tests through dtf against the framework run directly.
     BenchRun(bench_run::RunBenchArgs),
+    /// History store speed: ingest 1,000,000 results, compare two builds of 100,000 tests.
+    BenchHistory(bench_history::BenchHistoryArgs),
+    /// Anomaly detection precision and recall on a labelled synthetic history.
+    EvalAnomaly(eval_anomaly::EvalAnomalyArgs),
     /// Record the real timing sets of bench-plan-quality by running real test suites (network, minutes).
     CollectPlanTimings(plan_timings::CollectArgs),
     /// Install the peer tools the benchmarks compare against (pip and npm, global).
@@ -109,6 +115,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Task::BenchPlanQuality(args) => bench_plan::bench_plan_quality(args),
         Task::BenchPlanSpeed(args) => bench_plan_speed::bench_plan_speed(args),
         Task::BenchRun(args) => bench_run::bench_run(args),
+        Task::BenchHistory(args) => bench_history::bench_history(args),
+        Task::EvalAnomaly(args) => eval_anomaly::eval_anomaly(args),
         Task::CollectPlanTimings(args) => plan_timings::collect(args),
         Task::InstallPeers { dry_run } => bench::install_peers(dry_run),
     }

@@ -1,10 +1,13 @@
 //! One function per command; [`run`] is the `match` from subcommand to function.
 
 mod artifacts;
+pub(crate) mod compare;
 mod demo;
 pub(crate) mod example_suite;
+pub(crate) mod history;
 mod merge;
 mod plan;
+pub(crate) mod query;
 mod report;
 pub(crate) mod run;
 
@@ -19,6 +22,9 @@ pub fn run(cli: Cli) -> Result<Finished, CliError> {
         Command::Plan(args) => plan::run(&args, cli.quiet),
         Command::Run(args) => run::run(&args, cli.quiet),
         Command::Demo(args) => demo::run(&args, cli.quiet),
+        Command::History(cmd) => history::run(cmd, cli.quiet),
+        Command::Compare(args) => compare::run(&args, cli.quiet),
+        Command::Query(args) => query::run(&args, cli.quiet),
         Command::ExampleSuite(args) => example_suite::run(&args),
     }
 }
