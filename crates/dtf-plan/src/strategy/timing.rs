@@ -7,6 +7,14 @@
 //! `least_duration` (it starts from the same assignment) and lands within 0.2% of
 //! max(total / shards, longest test) once there are 20 or more tests a shard.
 //!
+//! A last pass hedges against run-to-run variation without touching the predicted wall
+//! time: shards are ranked by predicted load plus two standard deviations (a test's
+//! spread comes from its history, else a default; a test without history is assumed as
+//! variable as the suite's measured tests), and moves and swaps lower the riskiest
+//! shard while no shard's predicted load rises above the wall time. In practice it
+//! takes long tests off slow runners and off shards already holding another long test
+//! wherever a single long test sets the wall time.
+//!
 //! Use it whenever there is history; tests without history get estimates from the
 //! durations module, which is still far better than splitting blind.
 
