@@ -9,6 +9,8 @@
 
 pub mod anomaly;
 pub mod compare;
+pub mod ingest;
 pub mod model;
+pub mod queries;
 pub mod store;
 pub mod trend;

@@ -1059,6 +1059,9 @@ struct RawConfig {
     group: Vec<RawGroup>,
     #[serde(default)]
     category: Vec<Spanned<dtf_core::categorize::RuleConfig>>,
+    /// Named history queries: read and checked by `dtf_history::queries`.
+    #[serde(default, rename = "query")]
+    _query: Vec<toml::Value>,
 }
 
 #[derive(Deserialize)]
