@@ -1,5 +1,5 @@
-//! Writes `report.html` and `summary.md` for a made-up run of a few hundred tests, to
-//! preview template changes in a browser:
+//! Writes `report.html`, `summary.md` and `comment.md` for a made-up run of a few
+//! hundred tests compared with a made-up baseline, to preview template changes:
 //!
 //! ```text
 //! cargo run -p dtf-report --example sample_report -- OUT_DIR [TEMPLATE_DIR]
@@ -11,9 +11,13 @@ use dtf_core::categorize::{Categorizer, group};
 use dtf_core::metadata::{BuildMetadata, Provider};
 use dtf_core::model::Status;
 use dtf_core::model::{Detail, Outcome, OutcomeField, TestCase};
+use dtf_history::model::{
+    BuildInfo, BuildTotals, COMPARISON_SCHEMA, Change, Comparison, DurationChange, TestChange,
+    Trend, TrendPoint,
+};
 use dtf_report::{
-    FailureGroupRow, InputProblem, ReportData, SuiteRow, Templates, TestRow, TimelineData,
-    TimelineEntry, TimelineShard, Totals,
+    CommentExtras, CommentOptions, FailureGroupRow, InputProblem, QueryTable, ReportData, SuiteRow,
+    Templates, TestRow, TimelineData, TimelineEntry, TimelineShard, Totals,
 };
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -28,6 +32,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     std::fs::create_dir_all(&out)?;
     std::fs::write(out.join("report.html"), templates.render_html(&data)?)?;
     std::fs::write(out.join("summary.md"), templates.render_markdown(&data)?)?;
+    if let Some(comparison) = &data.comparison {
+        let comment = templates.render_comment(
+            comparison,
+            &CommentExtras {
+                queries: data.queries.clone(),
+                generated_by: Some(data.generated_by.clone()),
+            },
+            &CommentOptions::default(),
+        )?;
+        std::fs::write(out.join("comment.md"), comment)?;
+    }
     Ok(())
 }
 
@@ -243,6 +258,7 @@ fn sample() -> ReportData {
             free[shard][slot] = end;
         }
     }
+    let comparison = compare(&tests, &totals);
     ReportData {
         title: "dtf test report".to_owned(),
         generated_by: format!("dtf {}", env!("CARGO_PKG_VERSION")),
@@ -270,5 +286,136 @@ fn sample() -> ReportData {
         truncated: false,
         failure_groups,
         timeline: Some(TimelineData { shards }),
+        comparison: Some(comparison),
+        queries: vec![QueryTable {
+            name: "slowest_suites".to_owned(),
+            title: "Slowest suites over the last 20 builds".to_owned(),
+            columns: vec!["suite".to_owned(), "median".to_owned(), "p95".to_owned()],
+            rows: vec![
+                vec![
+                    "com.acme.checkout.CheckoutFlowIT".into(),
+                    "3m 2s".into(),
+                    "3m 40s".into(),
+                ],
+                vec![
+                    "tests.api.test_orders".into(),
+                    "41.20s".into(),
+                    "52.03s".into(),
+                ],
+            ],
+        }],
+    }
+}
+
+/// This run against a made-up baseline: every failure new but the first, which was
+/// failing already; a few fixed tests and slower ones; a trend of 12 builds.
+fn compare(tests: &[TestRow], totals: &Totals) -> Comparison {
+    let info = |id: &str, branch: &str| BuildInfo {
+        build_id: id.to_owned(),
+        provider: "github".to_owned(),
+        branch: Some(branch.to_owned()),
+        commit: Some(format!("{id:0>12}")),
+        url: Some(format!("https://github.com/acme/shop/actions/runs/{id}")),
+        ..BuildInfo::default()
+    };
+    let now = BuildTotals {
+        tests: totals.tests,
+        passed: totals.passed,
+        failed: totals.failed,
+        errored: totals.errored,
+        skipped: totals.skipped,
+        flaky: totals.flaky,
+        duration_s: totals.duration_s,
+        wall_s: None,
+    };
+    let mut changes = Vec::new();
+    let mut slower = Vec::new();
+    let mut broken = 0;
+    for t in tests {
+        let change = match t.status {
+            Status::Failed | Status::Errored => {
+                broken += 1;
+                if broken == 1 {
+                    Change::StillFailing
+                } else {
+                    Change::NewFailure
+                }
+            }
+            Status::Flaky => Change::Flaky,
+            _ => continue,
+        };
+        changes.push(TestChange {
+            id: t.id.clone(),
+            change,
+            status: Some(t.status),
+            baseline_status: Some(if change == Change::StillFailing {
+                Status::Failed
+            } else {
+                Status::Passed
+            }),
+            duration_s: t.duration_s,
+            baseline_duration_s: t.duration_s.map(|d| d * 0.9),
+            category: None,
+            message: t.message.clone(),
+            flip_rate: (change == Change::Flaky).then_some(0.2),
+            confidence: 1.0,
+        });
+    }
+    for t in tests.iter().filter(|t| t.status == Status::Passed).take(3) {
+        changes.push(TestChange {
+            change: Change::Fixed,
+            status: Some(Status::Passed),
+            baseline_status: Some(Status::Failed),
+            flip_rate: None,
+            message: None,
+            ..changes[0].clone()
+        });
+        if let Some(last) = changes.last_mut() {
+            last.id = t.id.clone();
+        }
+    }
+    for t in tests
+        .iter()
+        .filter_map(|t| Some((t, t.duration_s?)))
+        .take(4)
+    {
+        let (t, observed_s) = t;
+        slower.push(DurationChange {
+            id: t.id.clone(),
+            expected_s: observed_s / 2.5,
+            observed_s,
+            ratio: 2.5,
+            score: 5.0,
+            confidence: 0.9,
+        });
+    }
+    changes.sort_by(|a, b| a.change.cmp(&b.change).then_with(|| a.id.cmp(&b.id)));
+    Comparison {
+        schema: COMPARISON_SCHEMA.to_owned(),
+        build: info("8812345", "feature/faster-checkout"),
+        baseline: Some(info("8812001", "main")),
+        totals: now.clone(),
+        baseline_totals: Some(BuildTotals {
+            duration_s: now.duration_s * 0.93,
+            ..now
+        }),
+        tests: changes,
+        slower,
+        faster: Vec::new(),
+        suite_duration: None,
+        groups: Vec::new(),
+        anomalies: Vec::new(),
+        trend: Trend {
+            points: (0..12)
+                .map(|i| TrendPoint {
+                    build_id: format!("{}", 8812000 + i),
+                    time_unix: 1_760_000_000 + i * 3600,
+                    pass_rate: 0.97 + (i % 4) as f64 / 100.0,
+                    duration_s: 600.0 + 9.0 * i as f64,
+                    tests: 400 + i as u64,
+                    flaky: (i % 3) as u64,
+                })
+                .collect(),
+        },
     }
 }

@@ -9,6 +9,7 @@ use dtf_core::metadata::{BuildMetadata, Shard};
 use dtf_core::model::Status;
 use serde::Serialize;
 
+use crate::comparison::{QueryView, ReportComparison};
 use crate::data::{
     FailureGroupRow, InputProblem, ReportData, SuiteRow, TestRow, TimelineData, Totals,
 };
@@ -43,6 +44,10 @@ pub(crate) struct Context<'a> {
     failure_groups: &'a [FailureGroupRow],
     /// The timeline chart, laid out; `none` without a timeline.
     timeline: Option<TimelineChart>,
+    /// This build against its baseline; `none` without one.
+    comparison: Option<ReportComparison<'a>>,
+    /// Named queries' results, every row as wide as the header.
+    queries: Vec<QueryView<'a>>,
 }
 
 /// [`BuildMetadata`] with every field present (`none` when unknown): its own
@@ -195,6 +200,8 @@ impl<'a> Context<'a> {
                 .timeline
                 .as_ref()
                 .and_then(|t| TimelineChart::new(t, TIMELINE_MAX_BARS)),
+            comparison: data.comparison.as_ref().map(ReportComparison::new),
+            queries: data.queries.iter().map(QueryView::new).collect(),
         }
     }
 }

@@ -10,6 +10,7 @@ use std::cmp::Ordering;
 
 use dtf_core::metadata::BuildMetadata;
 use dtf_core::model::Status;
+use dtf_history::model::Comparison;
 use serde::{Deserialize, Serialize};
 
 /// Everything one report shows.
@@ -39,6 +40,28 @@ pub struct ReportData {
     /// When each test ran on each worker slot of each shard (from `dtf run`).
     #[serde(default)]
     pub timeline: Option<TimelineData>,
+    /// This build against its baseline (from `dtf-history`), when there is one: the
+    /// reports then show what changed, and the trend over recent builds.
+    #[serde(default)]
+    pub comparison: Option<Comparison>,
+    /// Named queries over the history database, already run, in the order they are
+    /// configured.
+    #[serde(default)]
+    pub queries: Vec<QueryTable>,
+}
+
+/// The result of one named query, as a table of text.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct QueryTable {
+    /// The query's name in `dtf.toml`.
+    pub name: String,
+    /// A heading for it; the name when empty.
+    #[serde(default)]
+    pub title: String,
+    pub columns: Vec<String>,
+    /// Each row's cells, as text, one per column. Renderers pad short rows and drop
+    /// cells beyond the columns, so a table always keeps its shape.
+    pub rows: Vec<Vec<String>>,
 }
 
 /// Failures with one category and one signature.

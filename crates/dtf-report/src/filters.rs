@@ -14,6 +14,10 @@ use minijinja::{Error, ErrorKind};
 /// Zero-width joiner: invisible, but breaks `@name`, `#123` and `http://` patterns.
 const ZWJ: char = '\u{200D}';
 
+/// The longest a field from test output gets in Markdown unless a template asks
+/// otherwise (`md_text(max)`), so one test with a huge name cannot crowd out the rest.
+pub const DEFAULT_FIELD_CHARS: usize = 300;
+
 /// Characters that start Markdown syntax somewhere in CommonMark or GFM (`$` is
 /// GitHub's math, `&` starts entities).
 fn is_markdown_special(c: char) -> bool {
@@ -204,6 +208,169 @@ pub fn tail(s: &str, max: usize) -> String {
     out
 }
 
+/// Bidirectional-text controls (the embeddings, overrides and isolates, and the
+/// direction marks): they make text display in another order than it is stored, so a
+/// test name could show one thing and be another ("Trojan Source").
+fn is_bidi_control(c: char) -> bool {
+    matches!(
+        c,
+        '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}'
+    )
+}
+
+/// `s` as one line of at most `max` characters: line breaks and control characters
+/// become spaces, bidirectional controls become U+FFFD (so that something visibly
+/// stands where they were), and "…" marks a cut (it counts towards `max`).
+pub fn one_line(s: &str, max: usize) -> String {
+    let mut out = String::with_capacity(s.len().min(max.saturating_mul(4)));
+    let mut chars = s.chars().peekable();
+    let mut kept = 0;
+    while let Some(c) = chars.next() {
+        if kept == max {
+            // Make room for the ellipsis within `max`.
+            if max > 0 {
+                out.pop();
+                out.push('…');
+            }
+            return out;
+        }
+        match c {
+            '\r' if chars.peek() == Some(&'\n') => continue,
+            c if c.is_control() => out.push(' '),
+            c if is_bidi_control(c) => out.push('\u{FFFD}'),
+            c => out.push(c),
+        }
+        kept += 1;
+    }
+    out
+}
+
+/// Characters [`md_text`] backslash-escapes: every ASCII punctuation character that
+/// CommonMark, GFM or GitHub's extensions (math, footnotes) give meaning to anywhere.
+/// A backslash before ASCII punctuation is always a valid escape, so escaping more than
+/// the context needs costs nothing but bytes.
+fn is_md_text_special(c: char) -> bool {
+    is_markdown_special(c) || matches!(c, '.' | '{' | '}' | '^')
+}
+
+/// Text from test output for any Markdown context outside code, including table
+/// cells: one line of at most `max` characters (see [`one_line`]), every Markdown
+/// special character backslash-escaped, and mentions, issue references and bare links
+/// broken up with a zero-width joiner.
+pub fn md_text(s: &str, max: usize) -> String {
+    let line = one_line(s, max);
+    let mut out = String::with_capacity(line.len() + line.len() / 4);
+    neutralise(&line, &mut out, |c, out| {
+        if is_md_text_special(c) {
+            out.push('\\');
+        }
+        out.push(c);
+    });
+    out
+}
+
+/// Text from test output as an inline code span, outside tables: one line of at most
+/// `max` characters, between backtick fences longer than any run of backticks in it,
+/// so nothing inside can close the span; GitHub neither links nor mentions inside
+/// code. Empty text gives an empty string (an empty span is not a code span).
+pub fn md_code(s: &str, max: usize) -> String {
+    code_span(&one_line(s, max))
+}
+
+/// [`md_code`] for a GFM table cell: the table is split into cells before code spans
+/// are parsed, so every `|` is written `\|` (which the table turns back into `|`);
+/// a backslash right before a pipe gets a zero-width joiner after it, so that the
+/// pair cannot be read as an escaped backslash that leaves the pipe live.
+pub fn md_cell(s: &str, max: usize) -> String {
+    let line = one_line(s, max);
+    let mut escaped = String::with_capacity(line.len() + 8);
+    let mut prev = None;
+    for c in line.chars() {
+        if c == '|' {
+            if prev == Some('\\') {
+                escaped.push(ZWJ);
+            }
+            escaped.push_str("\\|");
+        } else {
+            escaped.push(c);
+        }
+        prev = Some(c);
+    }
+    code_span(&escaped)
+}
+
+fn code_span(content: &str) -> String {
+    if content.is_empty() {
+        return String::new();
+    }
+    let mut longest = 0;
+    let mut run = 0;
+    for c in content.chars() {
+        if c == '`' {
+            run += 1;
+            longest = longest.max(run);
+        } else {
+            run = 0;
+        }
+    }
+    let fence = "`".repeat(longest + 1);
+    // A span that starts or ends with a backtick needs a space to keep it off the
+    // fence; CommonMark strips one space from each side when both are there, so text
+    // that itself starts and ends with a space is padded too, to keep its own.
+    let pad = content.starts_with('`')
+        || content.ends_with('`')
+        || (content.starts_with(' ') && content.ends_with(' ') && content.trim() != "");
+    let space = if pad { " " } else { "" };
+    format!("{fence}{space}{content}{space}{fence}")
+}
+
+/// A share as a percentage: `0.9712` → "97.1%" with one decimal, "97%" with none;
+/// "–" for a non-finite value.
+pub fn format_percent(share: f64, decimals: usize) -> String {
+    if !share.is_finite() {
+        return "–".to_owned();
+    }
+    format!("{:.*}%", decimals, share * 100.0)
+}
+
+/// A ratio as a signed change: `1.124` → "+12%", `0.9` → "-10%", `1.001` → "+0%";
+/// "–" for a non-finite or negative ratio.
+pub fn format_change(ratio: f64) -> String {
+    if !ratio.is_finite() || ratio < 0.0 {
+        return "–".to_owned();
+    }
+    // Adding 0.0 turns a negative zero into zero, which prints without a sign.
+    let pct = ((ratio - 1.0) * 100.0).round() + 0.0;
+    if pct < 0.0 {
+        format!("-{}%", -pct)
+    } else {
+        format!("+{pct}%")
+    }
+}
+
+/// One character per value on the eight block heights, lowest value lowest block;
+/// a constant series is the middle block throughout, and a non-finite value a space.
+pub fn sparkline(values: &[f64]) -> String {
+    const BLOCKS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+    let finite = values.iter().copied().filter(|v| v.is_finite());
+    let (lo, hi) = finite.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+        (lo.min(v), hi.max(v))
+    });
+    values
+        .iter()
+        .map(|&v| {
+            if !v.is_finite() {
+                ' '
+            } else if hi - lo <= f64::EPSILON * hi.abs().max(1.0) {
+                BLOCKS[3]
+            } else {
+                let i = ((v - lo) / (hi - lo) * 7.0).round() as usize;
+                BLOCKS[i.min(7)]
+            }
+        })
+        .collect()
+}
+
 /// JSON for a `<script type="application/json">` element: `<`, `>` and `&` become
 /// `\u003c` etc., so no data can close the element or open a comment, and the line
 /// separators that older JavaScript rejects are escaped too.
@@ -267,6 +434,24 @@ pub(crate) fn register(env: &mut minijinja::Environment<'_>) {
                 )
                 .with_source(e)
             })
+    });
+    env.add_filter("md_text", |v: Value, max: Option<usize>| {
+        Value::from_safe_string(md_text(&value_text(&v), max.unwrap_or(DEFAULT_FIELD_CHARS)))
+    });
+    env.add_filter("md_code", |v: Value, max: Option<usize>| {
+        Value::from_safe_string(md_code(&value_text(&v), max.unwrap_or(DEFAULT_FIELD_CHARS)))
+    });
+    env.add_filter("md_cell", |v: Value, max: Option<usize>| {
+        Value::from_safe_string(md_cell(&value_text(&v), max.unwrap_or(DEFAULT_FIELD_CHARS)))
+    });
+    env.add_filter("percent", |v: Option<f64>, decimals: Option<usize>| {
+        Value::from_safe_string(v.map_or_else(
+            || "–".to_owned(),
+            |v| format_percent(v, decimals.unwrap_or(0)),
+        ))
+    });
+    env.add_filter("change", |v: Option<f64>| {
+        Value::from_safe_string(v.map_or_else(|| "–".to_owned(), format_change))
     });
     env.add_test("web_url", |v: Option<&str>| v.is_some_and(is_web_url));
 }
@@ -336,6 +521,93 @@ mod tests {
         check("https://a", "https:\u{200D}//a");
         check("a::b", "a::b");
         check("ünïcode ✓", "ünïcode ✓");
+    }
+
+    #[test]
+    fn one_lines() {
+        let check = |input: &str, max: usize, expected: &str| {
+            assert_eq!(one_line(input, max), expected, "input {input:?}");
+        };
+        check("", 5, "");
+        check("abc", 3, "abc");
+        check("abcd", 3, "ab…");
+        check("abcd", 0, "");
+        check("a\r\nb\rc\nd", 10, "a b c d");
+        check("nul\0bel\u{7}", 10, "nul bel ");
+        check("\u{202E}txt\u{2066}", 10, "\u{FFFD}txt\u{FFFD}");
+        check("ääää", 2, "ä…");
+    }
+
+    #[test]
+    fn md_text_escapes_everything_markdown_reads() {
+        let check = |input: &str, expected: &str| {
+            assert_eq!(md_text(input, 300), expected, "input {input:?}");
+        };
+        check("plain words 42", "plain words 42");
+        check("1. item", "1\\. item");
+        check("{x} ^y", "\\{x\\} \\^y");
+        check(
+            "<script>alert(1)</script>",
+            "\\<script\\>alert\\(1\\)\\</script\\>",
+        );
+        check("a|b", "a\\|b");
+        check("x\\|y", "x\\\\\\|y");
+        check(
+            "[x](javascript:alert(1))",
+            "\\[x\\]\\(javascript:alert\\(1\\)\\)",
+        );
+        check(
+            "@channel #1 http://x",
+            "@\u{200D}channel \\#\u{200D}1 http:\u{200D}//x",
+        );
+        check("&amp; ~~s~~ $m$", "\\&amp; \\~\\~s\\~\\~ \\$m\\$");
+        check("two\nlines", "two lines");
+        check("\u{202E}rtl", "\u{FFFD}rtl");
+        assert_eq!(md_text(&"x".repeat(500), 10), format!("{}…", "x".repeat(9)));
+    }
+
+    #[test]
+    fn code_spans() {
+        let check = |input: &str, code: &str, cell: &str| {
+            assert_eq!(md_code(input, 300), code, "code {input:?}");
+            assert_eq!(md_cell(input, 300), cell, "cell {input:?}");
+        };
+        check("", "", "");
+        check("a::b", "`a::b`", "`a::b`");
+        check("a`b", "``a`b``", "``a`b``");
+        check("```", "```` ``` ````", "```` ``` ````");
+        check("`x", "`` `x ``", "`` `x ``");
+        check(" x ", "`  x  `", "`  x  `");
+        check("   ", "`   `", "`   `");
+        check("a|b", "`a|b`", "`a\\|b`");
+        // a backslash before a pipe must not escape the pipe's own backslash
+        check("a\\|b", "`a\\|b`", "`a\\\u{200D}\\|b`");
+        check("<b>@x</b>", "`<b>@x</b>`", "`<b>@x</b>`");
+        check("x\ny", "`x y`", "`x y`");
+        assert_eq!(md_code(&"`".repeat(500), 4), "```` ```… ````");
+    }
+
+    #[test]
+    fn percents_changes_and_sparklines() {
+        assert_eq!(format_percent(0.9712, 1), "97.1%");
+        assert_eq!(format_percent(0.9712, 0), "97%");
+        assert_eq!(format_percent(f64::NAN, 0), "–");
+        let change = |r: f64, expected: &str| assert_eq!(format_change(r), expected, "{r}");
+        change(1.124, "+12%");
+        change(0.9, "-10%");
+        change(0.999, "+0%");
+        change(1.0, "+0%");
+        change(3.0, "+200%");
+        change(f64::INFINITY, "–");
+        change(-1.0, "–");
+        let spark = |v: &[f64], expected: &str| assert_eq!(sparkline(v), expected, "{v:?}");
+        spark(&[], "");
+        spark(&[5.0], "▄");
+        spark(&[2.0, 2.0, 2.0], "▄▄▄");
+        spark(&[0.0, 7.0], "▁█");
+        spark(&[0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0], "▁▂▃▄▅▆▇█");
+        spark(&[1.0, f64::NAN, 3.0], "▁ █");
+        spark(&[f64::NAN], " ");
     }
 
     #[test]
@@ -491,6 +763,13 @@ mod tests {
         check("{{ 'a\nb' | first_line(5) }}", "a…");
         check("{{ 'x.y.Zed' | tail(4) }}", "…Zed");
         check("{{ '<' | json_script }}", "\"\\u003c\"");
+        check("{{ 'a|b' | md_cell }}", "`a\\|b`");
+        check("{{ 'a|b' | md_code }}", "`a|b`");
+        check("{{ '@x.y' | md_text(3) }}", "@\u{200D}x…");
+        check("{{ none | md_text }}", "");
+        check("{{ 0.971 | percent(1) }}", "97.1%");
+        check("{{ none | percent }}", "–");
+        check("{{ 1.5 | change }}", "+50%");
         check("{{ 'https://x' is web_url }}", "True");
         check("{{ none is web_url }}", "False");
         let err = env.render_str("{{ 1.5 | thousands }}", ()).unwrap_err();

@@ -12,11 +12,17 @@
 //! HTML auto-escaping and `.md.j2` templates a Markdown auto-escape (see
 //! [`filters::escape_markdown`]), so data printed with a bare `{{ value }}` is safe in
 //! either; the `md`, `mdhtml`, `mdcode` and `json_script` filters cover the other
-//! contexts (raw HTML inside Markdown, code fences, embedded JSON).
+//! contexts (raw HTML inside Markdown, code fences, embedded JSON). Text that may come
+//! from test output in the pull-request comment goes through `md_text`, `md_code` or
+//! `md_cell`, which also cap its length (see [`filters`]).
+//!
+//! [`comment`] renders the pull-request comment within a size budget.
 
+pub mod comment;
 pub mod data;
 pub mod filters;
 
+mod comparison;
 mod context;
 
 use std::collections::BTreeMap;
@@ -24,21 +30,24 @@ use std::path::{Path, PathBuf};
 
 use minijinja::{AutoEscape, Environment, UndefinedBehavior};
 
+pub use comment::{CommentExtras, CommentLinks, CommentOptions, render_comment};
 pub use data::{
-    FailureGroupRow, InputProblem, ReportData, SuiteRow, TestRow, TimelineData, TimelineEntry,
-    TimelineShard, Totals, Verdict,
+    FailureGroupRow, InputProblem, QueryTable, ReportData, SuiteRow, TestRow, TimelineData,
+    TimelineEntry, TimelineShard, Totals, Verdict,
 };
 
 /// The Markdown summary template's file name.
 pub const MARKDOWN_TEMPLATE: &str = "summary.md.j2";
 /// The HTML report template's file name.
 pub const HTML_TEMPLATE: &str = "report.html.j2";
+/// The pull-request comment template's file name.
+pub const COMMENT_TEMPLATE: &str = "comment.md.j2";
 
 /// Name of the custom auto-escape mode used for Markdown templates.
 const MARKDOWN_ESCAPE: &str = "markdown";
 
 /// Built-in templates, by file name.
-const EMBEDDED: [(&str, &str); 2] = [
+const EMBEDDED: [(&str, &str); 3] = [
     (
         MARKDOWN_TEMPLATE,
         include_str!("../../../report-templates/summary.md.j2"),
@@ -46,6 +55,10 @@ const EMBEDDED: [(&str, &str); 2] = [
     (
         HTML_TEMPLATE,
         include_str!("../../../report-templates/report.html.j2"),
+    ),
+    (
+        COMMENT_TEMPLATE,
+        include_str!("../../../report-templates/comment.md.j2"),
     ),
 ];
 
@@ -72,6 +85,16 @@ pub enum ReportError {
         line: Option<usize>,
         message: String,
     },
+    /// The comment's marker and headline alone are longer than its budget.
+    #[error(
+        "comment budget of {budget} characters is too small: the marker and headline alone take {needed}"
+    )]
+    CommentBudget { budget: usize, needed: usize },
+    /// The comment marker is not one HTML comment that hides its text.
+    #[error(
+        "comment marker {marker:?} is not of the form <!-- text --> (without --, > or line breaks in the text)"
+    )]
+    CommentMarker { marker: String },
 }
 
 /// The report templates, built in or overridden from a directory.
@@ -96,7 +119,8 @@ impl Templates {
     }
 
     /// The built-in templates, with any file in `dir` named like one of them
-    /// ([`MARKDOWN_TEMPLATE`], [`HTML_TEMPLATE`]) replacing it. Other files are ignored.
+    /// ([`MARKDOWN_TEMPLATE`], [`HTML_TEMPLATE`], [`COMMENT_TEMPLATE`]) replacing it.
+    /// Other files are ignored.
     pub fn with_override_dir(dir: &Path) -> Result<Templates, ReportError> {
         Templates::new(Some(dir))
     }
@@ -171,9 +195,67 @@ impl Templates {
     }
 
     fn render(&self, name: &str, data: &ReportData) -> Result<String, ReportError> {
+        self.render_value(name, &context::Context::new(data))
+    }
+
+    fn render_value<S: serde::Serialize>(
+        &self,
+        name: &str,
+        ctx: &S,
+    ) -> Result<String, ReportError> {
         let error = |e| template_error(&self.overrides, e);
         let template = self.env.get_template(name).map_err(error)?;
-        template.render(context::Context::new(data)).map_err(error)
+        template.render(ctx).map_err(error)
+    }
+
+    /// Renders `name`, or `None` as soon as the output passes `limit` characters, so
+    /// that trying a size that is far too big costs no more than the limit.
+    fn render_within<S: serde::Serialize>(
+        &self,
+        name: &str,
+        ctx: &S,
+        limit: usize,
+    ) -> Result<Option<String>, ReportError> {
+        let error = |e| template_error(&self.overrides, e);
+        let template = self.env.get_template(name).map_err(error)?;
+        let mut out = LimitedWriter {
+            buf: Vec::new(),
+            chars: 0,
+            limit,
+            over: false,
+        };
+        match template.render_captured_to(ctx, &mut out) {
+            Ok(_) => {}
+            Err(_) if out.over => return Ok(None),
+            Err(e) => return Err(error(e)),
+        }
+        // Templates write whole strings, so the bytes are UTF-8.
+        Ok(Some(String::from_utf8_lossy(&out.buf).into_owned()))
+    }
+}
+
+/// Collects output and fails once it holds more than `limit` characters.
+struct LimitedWriter {
+    buf: Vec<u8>,
+    chars: usize,
+    limit: usize,
+    over: bool,
+}
+
+impl std::io::Write for LimitedWriter {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        // A character starts at every byte that is not a UTF-8 continuation byte.
+        self.chars += bytes.iter().filter(|b| (**b & 0xC0) != 0x80).count();
+        if self.chars > self.limit {
+            self.over = true;
+            return Err(std::io::Error::other("over the size limit"));
+        }
+        self.buf.extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 

@@ -128,6 +128,8 @@ fn crafted() -> ReportData {
         truncated: true,
         failure_groups: Vec::new(),
         timeline: None,
+        comparison: None,
+        queries: Vec::new(),
     }
 }
 

@@ -225,6 +225,8 @@ pub fn report_data(
         truncated,
         failure_groups,
         timeline: None,
+        comparison: None,
+        queries: Vec::new(),
     })
 }
 
