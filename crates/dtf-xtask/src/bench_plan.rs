@@ -1102,7 +1102,7 @@ fn report_markdown(
             .count();
         let _ = writeln!(
             m,
-            "Cells where `timing` is slower than another algorithm by more than two paired              standard errors: {significant}."
+            "Cells where `timing` is slower than another algorithm by more than two paired standard errors: {significant}."
         );
     }
     if !within_noise.is_empty() {
