@@ -35,6 +35,7 @@ pub fn expand(args: &[String]) -> anyhow::Result<Expanded> {
                 .with_context(|| format!("invalid glob pattern `{arg}`"))?
                 .filter_map(Result::ok)
                 .collect();
+            let matches = in_run_order(matches);
             if matches.is_empty() {
                 out.problems
                     .push((arg.clone(), "the pattern matched no file".into()));
@@ -60,7 +61,7 @@ pub fn expand(args: &[String]) -> anyhow::Result<Expanded> {
                     out.problems
                         .push((bundle.display().to_string(), why.to_string()));
                 }
-                for j in found.junit {
+                for j in in_run_order(found.junit) {
                     if seen.insert(j.clone()) {
                         out.inputs.push(Input::file(j));
                     }
@@ -79,6 +80,55 @@ pub fn expand(args: &[String]) -> anyhow::Result<Expanded> {
         }
     }
     Ok(out)
+}
+
+/// JUnit files in the order they ran, when each one's first `timestamp` attribute
+/// says (a rerun file named `rerun-1.xml` sorts before `shard-1.xml` by name, and its
+/// attempts must come after); otherwise the order given. Only the first 4 KiB of each
+/// file are read; an unreadable file keeps its place for the merge to report.
+fn in_run_order(paths: Vec<PathBuf>) -> Vec<PathBuf> {
+    if paths.len() < 2 {
+        return paths;
+    }
+    let stamps: Option<Vec<String>> = paths.iter().map(|p| first_timestamp(p)).collect();
+    let Some(stamps) = stamps else {
+        return paths;
+    };
+    let mut keyed: Vec<(String, usize, PathBuf)> = stamps
+        .into_iter()
+        .zip(paths)
+        .enumerate()
+        .map(|(i, (t, p))| (t, i, p))
+        .collect();
+    // Stable on the original (name) order for equal times.
+    keyed.sort();
+    keyed.into_iter().map(|(_, _, p)| p).collect()
+}
+
+/// The first `timestamp="..."` in the file's first 4 KiB, to the second, if it looks
+/// like an ISO 8601 date and time (so that the strings sort as times).
+fn first_timestamp(path: &Path) -> Option<String> {
+    let mut head = Vec::with_capacity(4096);
+    std::fs::File::open(path)
+        .ok()?
+        .take(4096)
+        .read_to_end(&mut head)
+        .ok()?;
+    let text = String::from_utf8_lossy(&head);
+    let at = text.find("timestamp=")? + "timestamp=".len();
+    let rest = &text[at..];
+    let quote = rest.chars().next().filter(|c| *c == '"' || *c == '\'')?;
+    let value = rest[1..].split(quote).next()?;
+    let b = value.as_bytes();
+    let iso = b.len() >= 19
+        && b[..4].iter().all(u8::is_ascii_digit)
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && (b[10] == b'T' || b[10] == b' ')
+        && b[13] == b':';
+    // To the second: writers differ in fractions and zones, and equal seconds keep
+    // the given order.
+    iso.then(|| value[..19].replacen(' ', "T", 1))
 }
 
 /// Adds every JUnit entry of a bundle as an input named `bundle.zip!entry.xml`.
@@ -117,4 +167,64 @@ fn open_entry(bundle: &Path, entry: &str) -> io::Result<Box<dyn Read + Send>> {
     let mut bytes = Vec::new();
     reader.read_to_end(&mut bytes)?;
     Ok(Box::new(io::Cursor::new(bytes)))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    fn suite_file(dir: &Path, name: &str, stamp: Option<&str>) -> PathBuf {
+        let attr = stamp.map_or(String::new(), |t| format!(" timestamp=\"{t}\""));
+        let path = dir.join(name);
+        std::fs::write(
+            &path,
+            format!("<testsuites><testsuite name=\"s\"{attr}></testsuite></testsuites>"),
+        )
+        .unwrap();
+        path
+    }
+
+    fn names(paths: &[PathBuf]) -> Vec<String> {
+        paths
+            .iter()
+            .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+            .collect()
+    }
+
+    #[test]
+    fn files_merge_in_the_order_they_ran_when_every_one_says() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let rerun = suite_file(d, "rerun-1.xml", Some("2026-11-25T08:20:00"));
+        let one = suite_file(d, "shard-1.xml", Some("2026-11-25T08:10:00.000000"));
+        let two = suite_file(d, "shard-2.xml", Some("2026-11-25 08:10:00"));
+        let ordered = in_run_order(vec![rerun.clone(), one.clone(), two.clone()]);
+        // Equal times keep the given order.
+        assert_eq!(
+            names(&ordered),
+            ["shard-1.xml", "shard-2.xml", "rerun-1.xml"]
+        );
+
+        // One file without a time: the given (name) order stands.
+        let bare = suite_file(d, "shard-3.xml", None);
+        let kept = in_run_order(vec![rerun.clone(), one.clone(), bare.clone()]);
+        assert_eq!(names(&kept), ["rerun-1.xml", "shard-1.xml", "shard-3.xml"]);
+
+        // Something that is not a date is not a time either.
+        let odd = suite_file(d, "odd.xml", Some("yesterday"));
+        let kept = in_run_order(vec![rerun, odd]);
+        assert_eq!(names(&kept), ["rerun-1.xml", "odd.xml"]);
+    }
+
+    #[test]
+    fn a_folder_of_shards_and_a_rerun_makes_the_rerun_tests_flaky() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/shards");
+        let expanded = expand(&[root.display().to_string()]).unwrap();
+        let run =
+            dtf_core::merge::merge(&expanded.inputs, &dtf_core::merge::MergeOptions::default())
+                .unwrap();
+        assert!(run.totals().flaky > 0, "{:?}", run.totals());
+    }
 }
