@@ -47,8 +47,16 @@ Exit codes: 0 ok, 1 failures (with --fail-on-failures), 3 bad input, 4 cannot wr
   dtf report --out-dir report/ results/
   dtf report --out-dir report/ --template-dir my-templates/ 'shards/*.xml'
   dtf report --out-dir report/ --format md,html --fail-on-failures results/
+  dtf report --out-dir report/ --db history.db --config dtf.toml results/
+  dtf report --out-dir report/ --baseline main-summary.json artifacts/*.zip
 
-Exit codes: 0 ok, 1 failures (with --fail-on-failures), 3 bad input, 4 cannot write")]
+With --baseline or --db the reports also show what changed against the baseline (as
+`dtf compare` decides it), the trend over the base branch's recent builds and the
+[[query]] tables of --config, and comparison.json (dtf.comparison.v1) and comment.md
+(the pull-request comment, within --budget characters) are written beside them.
+
+Exit codes: 0 ok, 1 failures (with --fail-on-failures), 3 bad input (also a corrupt or
+foreign history, a bad baseline or [[query]]), 4 cannot write")]
     Report(ReportArgs),
     /// Pack, verify, list, unpack and find artifact bundles.
     #[command(subcommand)]
@@ -92,6 +100,11 @@ Exit codes: 0 all passed (flaky allowed), 1 tests failed, 2 usage, 3 bad input,
     Compare(crate::commands::compare::CompareArgs),
     /// Ask the history database a question in SQL (read-only), or run a named query.
     Query(crate::commands::query::QueryArgs),
+    /// Publish results to the CI provider: the one sticky pull-request comment, a check
+    /// or status, and the job summary.
+    Publish(crate::commands::publish::PublishArgs),
+    /// Fetch the base branch's latest dtf results from the CI provider, as a baseline.
+    Baseline(crate::commands::baseline::BaselineArgs),
     /// The example suite as a test framework, for `dtf demo` (not for people).
     #[command(hide = true)]
     ExampleSuite(crate::commands::example_suite::ExampleSuiteArgs),
@@ -159,6 +172,10 @@ pub struct ReportArgs {
     /// Most tests listed one by one in the HTML report (the rest are counted).
     #[arg(long, default_value_t = 20_000)]
     pub max_html_tests: usize,
+    #[command(flatten)]
+    pub against: crate::commands::compare::ComparisonArgs,
+    #[command(flatten)]
+    pub comment: crate::commands::compare::CommentArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

@@ -14,7 +14,8 @@ pub struct BuildInfo {
     /// The provider's build id (GitHub run id, GitLab pipeline id, ...), or one dtf
     /// made up for a local build. Unique within a history.
     pub build_id: String,
-    /// `github`, `gitlab`, `jenkins`, `azure` or `local`.
+    /// `github`, `gitlab`, `jenkins`, `azure-pipelines` or `local`, as
+    /// `dtf_core::metadata::Provider::as_str` names them.
     pub provider: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repository: Option<String>,
@@ -130,7 +131,10 @@ pub struct DurationChange {
     pub observed_s: f64,
     /// `observed / expected`.
     pub ratio: f64,
-    /// Robust z-score: (observed - median) / (1.4826 × MAD), floored spread.
+    /// Robust z-score on log durations: `ln(observed / shard speed)` less the median of
+    /// the history's log durations, over `1.4826 × MAD` of those logs, that spread
+    /// floored (see `anomaly::DurationOptions`); judged against the recent level
+    /// instead when that level moved and is the closer one. Positive means slower.
     pub score: f64,
     pub confidence: Confidence,
 }

@@ -109,6 +109,77 @@ fn demo_writes_every_report() {
         html.contains("Timeline"),
         "the report draws the runs' timeline"
     );
+
+    // The build joins main's history and is compared with it, as a pull request's
+    // comment would show it: every kind of change, decided the same way every time.
+    assert!(tmp.path().join("out/history.db").is_file());
+    let c = json(&report.join("comparison.json"));
+    assert_eq!(c["schema"], "dtf.comparison.v1");
+    assert_eq!(
+        (&c["build"]["build_id"], &c["baseline"]["branch"]),
+        (&Value::from("demo"), &Value::from("main"))
+    );
+    let mut changes = std::collections::BTreeMap::new();
+    for t in c["tests"].as_array().expect("tests") {
+        let change = t["change"].as_str().expect("change").to_owned();
+        changes
+            .entry(change)
+            .or_insert_with(Vec::new)
+            .push(t["id"].as_str().expect("id").to_owned());
+    }
+    let ids = |change: &str| changes.get(change).cloned().unwrap_or_default();
+    assert_eq!(
+        ids("new_failure"),
+        [
+            "tests.test_checkout::test_card_declined",
+            "tests.test_inventory::test_concurrent_reservations"
+        ]
+    );
+    assert_eq!(
+        ids("still_failing"),
+        ["tests.integration.test_search_index::test_reindex"]
+    );
+    assert_eq!(ids("fixed"), ["tests.test_cart::test_currency_rounding"]);
+    assert_eq!(ids("new"), ["tests.test_checkout::test_split_payment"]);
+    assert_eq!(
+        ids("removed"),
+        ["tests.test_checkout::test_legacy_coupon_codes"]
+    );
+    assert_eq!(
+        ids("newly_skipped"),
+        ["tests.test_catalog::test_search_typo_tolerance"]
+    );
+    assert_eq!(
+        ids("flaky"),
+        [
+            "tests.integration.test_payments_api::test_retry_on_502",
+            "tests.test_checkout::test_timeout_recovery"
+        ]
+    );
+    let listed = |key: &str| -> Vec<String> {
+        c[key]
+            .as_array()
+            .expect("list")
+            .iter()
+            .map(|d| d["id"].as_str().expect("id").to_owned())
+            .collect()
+    };
+    assert_eq!(
+        listed("slower"),
+        [
+            "tests.test_checkout::test_happy_path",
+            "tests.test_cart::test_update_quantity"
+        ]
+    );
+    assert_eq!(
+        listed("faster"),
+        ["tests.test_checkout::test_3ds_challenge"]
+    );
+    assert_eq!(c["trend"]["points"].as_array().map(Vec::len), Some(9));
+    let comment = std::fs::read_to_string(report.join("comment.md")).expect("comment");
+    assert!(comment.starts_with("<!-- dtf:report -->"));
+    // Unlike the summary, the comment shows only recorded times: no filter needed.
+    insta::assert_snapshot!("demo_comment_md", comment);
 }
 
 #[test]

@@ -1,12 +1,14 @@
 //! One function per command; [`run`] is the `match` from subcommand to function.
 
 mod artifacts;
+pub(crate) mod baseline;
 pub(crate) mod compare;
 mod demo;
 pub(crate) mod example_suite;
 pub(crate) mod history;
 mod merge;
 mod plan;
+pub(crate) mod publish;
 pub(crate) mod query;
 mod report;
 pub(crate) mod run;
@@ -25,6 +27,8 @@ pub fn run(cli: Cli) -> Result<Finished, CliError> {
         Command::History(cmd) => history::run(cmd, cli.quiet),
         Command::Compare(args) => compare::run(&args, cli.quiet),
         Command::Query(args) => query::run(&args, cli.quiet),
+        Command::Publish(args) => publish::run(&args, cli.quiet),
+        Command::Baseline(args) => baseline::run(&args, cli.quiet),
         Command::ExampleSuite(args) => example_suite::run(&args),
     }
 }

@@ -1,4 +1,6 @@
-//! `dtf report`: merge, then render every report into one folder.
+//! `dtf report`: merge, then render every report into one folder; with a baseline or a
+//! history, the comparison (as `dtf compare` makes it) goes into the reports and beside
+//! them as `comparison.json` and the pull-request comment `comment.md`.
 
 use std::path::{Path, PathBuf};
 
@@ -14,6 +16,7 @@ use dtf_report::data::{
     TimelineShard,
 };
 
+use super::compare::{Against, CommentArgs, Compared, render_comment, write_comparison};
 use super::generated_by;
 use super::merge::{Merged, merge_inputs, write_atomically, write_junit, write_summary};
 use crate::args::{ReportArgs, ReportFormat};
@@ -239,6 +242,11 @@ pub struct ReportSpec<'a> {
     pub limits: dtf_core::junit::write::WriteLimits,
     /// `dtf run` timelines to draw.
     pub timelines: &'a [PathBuf],
+    /// This build against its baseline, shown in the reports and written as
+    /// `comparison.json` and `comment.md` whatever the formats.
+    pub comparison: Option<&'a Compared>,
+    /// How `comment.md` is rendered (the reports' title is its headline).
+    pub comment: &'a CommentArgs,
 }
 
 /// Renders and writes the chosen formats into `out_dir`.
@@ -254,6 +262,8 @@ pub fn write_reports(
         max_html_tests,
         limits,
         timelines,
+        comparison,
+        comment,
     } = *spec;
     let mut written = Vec::new();
     let summary = merged.summary()?;
@@ -264,6 +274,10 @@ pub fn write_reports(
     let data = if needs_data {
         let mut data = report_data(merged, &summary, title, max_html_tests)?;
         data.timeline = load_timelines(timelines)?;
+        if let Some(c) = comparison {
+            data.comparison = Some(c.comparison.clone());
+            data.queries = c.queries.clone();
+        }
         Some(data)
     } else {
         None
@@ -294,11 +308,29 @@ pub fn write_reports(
         }
         written.push(path);
     }
+    if let Some(c) = comparison {
+        let path = out_dir.join("comparison.json");
+        write_comparison(&c.comparison, &path)?;
+        written.push(path);
+        let text = render_comment(&templates, c, comment, Some(title))?;
+        let path = out_dir.join("comment.md");
+        write_atomically(&path, |out| out.write_all(text.as_bytes()))?;
+        written.push(path);
+    }
     Ok(Written { paths: written })
 }
 
 pub fn run(args: &ReportArgs, quiet: bool) -> Result<Finished, CliError> {
+    let against = if args.against.wanted() {
+        Some(Against::open(&args.against, quiet)?)
+    } else {
+        None
+    };
     let merged = merge_inputs(&args.common, quiet)?;
+    let compared = match &against {
+        Some(a) => Some(a.compare(&merged, &args.against)?),
+        None => None,
+    };
     let written = write_reports(
         &merged,
         &args.out_dir,
@@ -309,10 +341,18 @@ pub fn run(args: &ReportArgs, quiet: bool) -> Result<Finished, CliError> {
             max_html_tests: args.max_html_tests,
             limits: Merged::write_limits(&args.common),
             timelines: &args.timeline,
+            comparison: compared.as_ref(),
+            comment: &args.comment,
         },
     )?;
     if !quiet {
         eprintln!("{}", super::merge::headline(&merged));
+        if let Some(c) = &compared {
+            // The counts line repeats the headline above.
+            for line in super::compare::text_summary(c).lines().skip(1) {
+                eprintln!("{line}");
+            }
+        }
         for p in &written.paths {
             eprintln!("  wrote {}", p.display());
         }
