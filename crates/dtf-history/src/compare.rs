@@ -177,11 +177,13 @@ fn classify(
     opts: &CompareOptions,
 ) -> (Change, Option<FailureCounts>) {
     let now = index.test(row).status;
-    let base_status = match base {
+    // An incomplete baseline (a summary lists failures, flaky and slowest only) that
+    // does not name a test says it did not fail; it does not say it ran.
+    let (base_status, base_listed) = match base {
         None => return (Change::New, None),
-        Some(Some(b)) => b.status,
+        Some(Some(b)) => (b.status, true),
         Some(None) if opts.baseline_complete => return (Change::New, None),
-        Some(None) => Status::Passed,
+        Some(None) => (Status::Passed, false),
     };
     let statuses = index.statuses(row);
     let recent = &statuses[statuses.len().saturating_sub(opts.flaky_window)..];
@@ -203,7 +205,7 @@ fn classify(
         } else {
             Change::Unchanged
         }
-    } else if base_status != Status::Skipped {
+    } else if base_listed && base_status != Status::Skipped {
         Change::NewlySkipped
     } else {
         Change::Unchanged
@@ -498,6 +500,39 @@ impl Comparison {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_incomplete_baseline_never_calls_a_skip_new() {
+        let rec = |id: &str, status| TestRecord {
+            id: id.into(),
+            status,
+            duration_s: Some(1.0),
+            attempts: 1,
+            category: None,
+            message: None,
+            shard: None,
+            pool: None,
+            labels: Vec::new(),
+        };
+        let build = |tests| BuildRecord {
+            info: crate::model::BuildInfo::default(),
+            tests,
+        };
+        let now = build(vec![
+            rec("s::skipped", Status::Skipped),
+            rec("s::listed", Status::Skipped),
+        ]);
+        // A summary-like baseline: only the test it lists, which ran.
+        let base = build(vec![rec("s::listed", Status::Failed)]);
+        let opts = CompareOptions {
+            baseline_complete: false,
+            ..CompareOptions::default()
+        };
+        let c = compare(&now, Some(&base), &[], &opts);
+        let changes: Vec<(&str, Change)> =
+            c.tests.iter().map(|t| (t.id.as_str(), t.change)).collect();
+        assert_eq!(changes, [("s::listed", Change::NewlySkipped)]);
+    }
 
     #[test]
     fn browser_labels() {

@@ -422,7 +422,8 @@ impl Templates {
     /// "…and N more"; then whole sections collapse to a one-line count, lowest
     /// first; only then do new failures lose entries, and then collapse; last,
     /// sections are left out, lowest first. Room that is left over then goes back to
-    /// the highest-priority sections first. The marker and the headline are never
+    /// the highest-priority sections first; a section that cannot grow caps the
+    /// ones below it, so no section ever shows more than one above it. The marker and the headline are never
     /// dropped: when they alone exceed the budget the result is
     /// [`ReportError::CommentBudget`].
     pub fn render_comment(
@@ -489,6 +490,15 @@ impl Templates {
         }
         // Room a section could not use may still hold more of another: give it to
         // the highest priority first, one level up at a time.
+        // A section that could not grow caps the ones below it: none shows more.
+        let mut ceiling = 2u8;
+        // A one-line section shown counts as a count line, not as a list.
+        let rank = |l: Level, list: bool| match l {
+            Level::Hidden => 0u8,
+            Level::Collapsed => 1,
+            Level::Items(_) if list => 2,
+            Level::Items(_) => 1,
+        };
         for i in 0..specs.len() {
             if specs[i].total == 0 {
                 continue;
@@ -500,9 +510,15 @@ impl Templates {
                 Level::Hidden if specs[i].list => Level::Collapsed,
                 Level::Hidden => Level::Items(specs[i].cap),
             };
+            // The footer is not content: it takes whatever room is left.
+            let footer = matches!(specs[i].section, Section::Footer);
+            if !footer && rank(better, specs[i].list) > ceiling {
+                continue;
+            }
             levels[i] = better;
             if better != before && fits(&levels)?.is_none() {
                 levels[i] = before;
+                ceiling = ceiling.min(rank(before, specs[i].list));
                 continue;
             }
             if let (Level::Items(k), true) = (levels[i], specs[i].list) {

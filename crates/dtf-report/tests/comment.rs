@@ -418,6 +418,28 @@ fn lower_sections_collapse_before_new_failures_shrink() {
 }
 
 #[test]
+fn no_section_shows_while_one_above_it_is_left_out() {
+    // From barely more than the headline up: whenever flaky or fixed tests are
+    // mentioned at all, the new failures are too.
+    let mut seen_lower = false;
+    for budget in (200..2_000).step_by(25) {
+        let opts = CommentOptions {
+            budget,
+            ..options()
+        };
+        let Ok(md) = render_comment(&typical(), &extras(), &opts) else {
+            continue;
+        };
+        let lower = md.contains("Flaky") || md.contains("Fixed");
+        seen_lower |= lower;
+        if lower {
+            assert!(md.contains("New failures"), "budget {budget}:\n{md}");
+        }
+    }
+    assert!(seen_lower, "no budget showed the lower sections");
+}
+
+#[test]
 fn a_budget_below_the_headline_is_an_error() {
     let opts = CommentOptions {
         budget: 100,

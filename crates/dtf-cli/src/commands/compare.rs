@@ -223,7 +223,7 @@ pub struct Against {
 
 impl Against {
     pub fn open(args: &ComparisonArgs, quiet: bool) -> Result<Against, CliError> {
-        let categorizer = categorizer(args.config.as_deref())?;
+        let categorizer = super::history::categorizer(args.config.as_deref())?;
         let queries: Vec<_> = match &args.config {
             Some(path) => named_queries(Some(path))?
                 .into_iter()
@@ -324,11 +324,6 @@ impl Against {
         let mut comparison = compare(&current, baseline, &history, &options);
         if let Some(totals) = self.explicit.as_ref().and_then(|b| b.totals.clone()) {
             comparison.baseline_totals = Some(totals);
-            // A summary does not list skipped tests, so it cannot tell whether a test
-            // skipped now ran in the baseline: only the ones it names count.
-            comparison
-                .tests
-                .retain(|t| !(t.change == Change::NewlySkipped && t.baseline_status.is_none()));
         }
         let queries = match &self.store {
             Some(s) => run_queries(s, &self.queries)?,
@@ -349,18 +344,6 @@ pub fn compare_merged(
     quiet: bool,
 ) -> Result<Compared, CliError> {
     Against::open(args, quiet)?.compare(merged, args)
-}
-
-/// The `[[category]]` rules of `dtf.toml`, else the built-in ones.
-fn categorizer(config: Option<&Path>) -> Result<Categorizer, CliError> {
-    let Some(path) = config else {
-        return Ok(Categorizer::builtin());
-    };
-    let config =
-        dtf_plan::config::Config::load(path).map_err(|e| CliError::BadInput(anyhow!(e)))?;
-    Categorizer::from_config(&config.categories).map_err(|e| {
-        CliError::BadInput(anyhow!(e).context(format!("{}: [[category]]", path.display())))
-    })
 }
 
 fn is_sqlite(path: &Path) -> bool {

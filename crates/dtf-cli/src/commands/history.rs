@@ -241,7 +241,8 @@ fn load_plan(path: &Path) -> Result<Plan, CliError> {
     Plan::read(&text, &path.display().to_string()).map_err(|e| CliError::BadInput(anyhow!(e)))
 }
 
-fn categorizer(config: Option<&Path>) -> Result<Categorizer, CliError> {
+/// The `[[category]]` rules of `dtf.toml`, else the built-in ones.
+pub(crate) fn categorizer(config: Option<&Path>) -> Result<Categorizer, CliError> {
     let Some(path) = config else {
         return Ok(Categorizer::builtin());
     };
