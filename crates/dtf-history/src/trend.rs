@@ -79,7 +79,7 @@ pub(crate) fn add(t: &mut BuildTotals, status: Status, duration_s: Option<f64>) 
 const BLOCKS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
 
 /// One block character per value, scaled from the series' minimum (`▁`) to its maximum
-/// (`█`). NaN and infinite values are left out; a constant series is all `▄`, so it
+/// (`█`). A NaN or infinite value is a space, so positions stay builds; a constant series is all `▄`, so it
 /// reads as "level" rather than as "bottom" or "top".
 pub fn sparkline(values: &[f64]) -> String {
     let finite = values.iter().copied().filter(|v| v.is_finite());
@@ -88,9 +88,10 @@ pub fn sparkline(values: &[f64]) -> String {
     });
     values
         .iter()
-        .filter(|v| v.is_finite())
         .map(|&v| {
-            if hi - lo <= f64::EPSILON * hi.abs().max(1.0) {
+            if !v.is_finite() {
+                ' '
+            } else if hi - lo <= f64::EPSILON * hi.abs().max(1.0) {
                 BLOCKS[3]
             } else {
                 let i = ((v - lo) / (hi - lo) * 7.0).round() as usize;
@@ -114,9 +115,9 @@ mod tests {
             (&[2.0, 2.0, 2.0], "▄▄▄"),
             (&[0.0, 7.0], "▁█"),
             (&[0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0], "▁▂▃▄▅▆▇█"),
-            (&[1.0, f64::NAN, 3.0], "▁█"),
-            (&[f64::NAN], ""),
-            (&[f64::INFINITY, 1.0, 2.0], "▁█"),
+            (&[1.0, f64::NAN, 3.0], "▁ █"),
+            (&[f64::NAN], " "),
+            (&[f64::INFINITY, 1.0, 2.0], " ▁█"),
             (&[-1.0, 0.0, 1.0], "▁▅█"),
         ];
         for (values, want) in cases {

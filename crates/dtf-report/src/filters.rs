@@ -348,28 +348,9 @@ pub fn format_change(ratio: f64) -> String {
     }
 }
 
-/// One character per value on the eight block heights, lowest value lowest block;
-/// a constant series is the middle block throughout, and a non-finite value a space.
-pub fn sparkline(values: &[f64]) -> String {
-    const BLOCKS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
-    let finite = values.iter().copied().filter(|v| v.is_finite());
-    let (lo, hi) = finite.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
-        (lo.min(v), hi.max(v))
-    });
-    values
-        .iter()
-        .map(|&v| {
-            if !v.is_finite() {
-                ' '
-            } else if hi - lo <= f64::EPSILON * hi.abs().max(1.0) {
-                BLOCKS[3]
-            } else {
-                let i = ((v - lo) / (hi - lo) * 7.0).round() as usize;
-                BLOCKS[i.min(7)]
-            }
-        })
-        .collect()
-}
+/// One block character per value (from `dtf_history`, which draws the same trend
+/// for other consumers).
+pub use dtf_history::trend::sparkline;
 
 /// JSON for a `<script type="application/json">` element: `<`, `>` and `&` become
 /// `\u003c` etc., so no data can close the element or open a comment, and the line
