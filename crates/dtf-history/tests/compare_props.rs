@@ -261,8 +261,12 @@ proptest! {
             prop_assert_eq!(&p.build_id, &b.info.build_id);
         }
         let s = sparkline(&values);
-        prop_assert_eq!(s.chars().count(), values.iter().filter(|v| v.is_finite()).count());
-        prop_assert!(s.chars().all(|c| "▁▂▃▄▅▆▇█".contains(c)));
+        // One character per value: a block, or a space where the value is missing.
+        prop_assert_eq!(s.chars().count(), values.len());
+        for (c, v) in s.chars().zip(&values) {
+            prop_assert_eq!(c == ' ', !v.is_finite());
+            prop_assert!(c == ' ' || "▁▂▃▄▅▆▇█".contains(c));
+        }
     }
 }
 
