@@ -7,6 +7,7 @@ use dtf_core::metadata::Provider as ProviderName;
 use crate::Provider;
 use crate::error::ProviderError;
 use crate::github::{GitHubConfig, GitHubProvider, HttpPolicy};
+use crate::gitlab::{GitLabConfig, GitLabProvider, SUMMARY_FILE};
 use crate::local::LocalProvider;
 use crate::vars;
 
@@ -18,10 +19,12 @@ pub type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum ProviderKind {
     /// GitHub on GitHub Actions (`GITHUB_ACTIONS=true`, or `DTF_PROVIDER=github`),
-    /// local files everywhere else.
+    /// GitLab on GitLab CI (`GITLAB_CI=true`, or `DTF_PROVIDER=gitlab`), local files
+    /// everywhere else.
     #[default]
     Auto,
     Github,
+    Gitlab,
     Local,
 }
 
@@ -29,12 +32,15 @@ pub enum ProviderKind {
 #[derive(Clone, Debug)]
 pub struct Settings {
     pub kind: ProviderKind,
-    /// Where the local provider writes.
+    /// Where the local provider writes, and where GitLab's summary file goes.
     pub local_dir: PathBuf,
     /// Where the local provider reads baselines from.
     pub local_baseline: Option<PathBuf>,
-    /// The variable holding the token; `GITHUB_TOKEN` when `None`.
+    /// The variable holding the token; when `None`, `GITHUB_TOKEN` on GitHub and
+    /// `DTF_GITLAB_TOKEN`, else `GITLAB_TOKEN`, on GitLab.
     pub token_variable: Option<String>,
+    /// GitLab: the job whose artifacts are the baseline; `report` when `None`.
+    pub baseline_job: Option<String>,
     pub http: HttpPolicy,
 }
 
@@ -45,6 +51,7 @@ impl Default for Settings {
             local_dir: PathBuf::from("dtf-publish"),
             local_baseline: None,
             token_variable: None,
+            baseline_job: None,
             http: HttpPolicy::default(),
         }
     }
@@ -52,15 +59,16 @@ impl Default for Settings {
 
 /// Opens the provider `settings` name, reading `env` for the build's context.
 ///
-/// `Auto` picks GitHub when `dtf-env` detects GitHub Actions and local files otherwise;
-/// a provider without an adapter yet (GitLab, Jenkins, Azure) also gets local files,
-/// with a notice in the context saying so.
+/// `Auto` picks GitHub or GitLab when `dtf-env` detects GitHub Actions or GitLab CI, and
+/// local files otherwise; a provider without an adapter yet (Jenkins, Azure) also gets
+/// local files, with a notice in the context saying so.
 pub fn open(settings: &Settings, env: Env<'_>) -> Result<Box<dyn Provider>, ProviderError> {
     let detected = dtf_env::detect(&FnEnv(env));
     let mut notice = None;
     let kind = match settings.kind {
         ProviderKind::Auto => match detected.metadata.provider {
             ProviderName::Github => ProviderKind::Github,
+            ProviderName::Gitlab => ProviderKind::Gitlab,
             ProviderName::Local => ProviderKind::Local,
             other => {
                 notice = Some(format!(
@@ -82,6 +90,19 @@ pub fn open(settings: &Settings, env: Env<'_>) -> Result<Box<dyn Provider>, Prov
             let mut config = GitHubConfig::from_env(env, token_variable);
             config.http = settings.http.clone();
             Ok(Box::new(GitHubProvider::open(config)?))
+        }
+        ProviderKind::Gitlab => {
+            let mut config = GitLabConfig::from_env(env, settings.token_variable.as_deref());
+            config.http = settings.http.clone();
+            config.summary_path = settings.local_dir.join(SUMMARY_FILE);
+            if let Some(job) = settings
+                .baseline_job
+                .as_deref()
+                .filter(|j| !j.trim().is_empty())
+            {
+                config.baseline_job = job.trim().to_owned();
+            }
+            Ok(Box::new(GitLabProvider::open(config)?))
         }
         ProviderKind::Local | ProviderKind::Auto => {
             let mut local = LocalProvider::new(&settings.local_dir, &detected.metadata);
@@ -147,15 +168,25 @@ mod tests {
         assert_eq!(p.context().provider, ProviderName::Local);
         assert!(p.context().notices.is_empty());
 
-        let gitlab = env(&[("GITLAB_CI", "true"), ("CI_COMMIT_SHA", "abc")]);
-        let p = open(&settings, &|k: &str| gitlab.get(k).cloned()).expect("opens");
+        let jenkins = env(&[("JENKINS_URL", "http://ci/"), ("GIT_COMMIT", "abc")]);
+        let p = open(&settings, &|k: &str| jenkins.get(k).cloned()).expect("opens");
         assert_eq!(p.context().provider, ProviderName::Local);
         assert_eq!(p.context().head_sha.as_deref(), Some("abc"));
         assert!(
-            p.context().notices[0].contains("no gitlab adapter"),
+            p.context().notices[0].contains("no jenkins adapter"),
             "{:?}",
             p.context().notices
         );
+
+        let gitlab = env(&[
+            ("GITLAB_CI", "true"),
+            ("CI_COMMIT_SHA", "abc"),
+            ("CI_PROJECT_ID", "42"),
+            ("CI_API_V4_URL", "http://127.0.0.1:9/api/v4"),
+        ]);
+        let p = open(&settings, &|k: &str| gitlab.get(k).cloned()).expect("opens");
+        assert_eq!(p.context().provider, ProviderName::Gitlab);
+        assert_eq!(p.context().head_sha.as_deref(), Some("abc"));
     }
 
     #[test]

@@ -65,6 +65,10 @@ pub enum SkipReason {
     NoCommit,
     /// No token in the variable named.
     NoToken { variable: String },
+    /// Only the CI job's own token, which the provider does not let write here
+    /// (GitLab's `CI_JOB_TOKEN` and merge request notes); `variable` is where a token
+    /// that may write is looked for.
+    JobTokenOnly { variable: String },
     /// The provider refused the write: a read-only token (GitHub gives pull requests
     /// from forks one), or a token without the permission.
     Denied { status: u16, message: String },
@@ -81,6 +85,10 @@ impl fmt::Display for SkipReason {
             }
             SkipReason::NoCommit => f.write_str("the commit of this build is unknown"),
             SkipReason::NoToken { variable } => write!(f, "no token: {variable} is not set"),
+            SkipReason::JobTokenOnly { variable } => write!(
+                f,
+                "only CI_JOB_TOKEN is available, and GitLab does not let the job token write merge request notes; set {variable} to a project access token with the api scope (role Reporter or above) as a masked CI/CD variable"
+            ),
             SkipReason::Denied { status, message } => write!(
                 f,
                 "the token may not write ({status}: {message}); pull requests from forks get a read-only token"
@@ -161,7 +169,7 @@ impl fmt::Display for MissingBaseline {
             }
             MissingBaseline::Denied { status, message } => write!(
                 f,
-                "the token may not read artifacts ({status}: {message}); the workflow needs `actions: read`"
+                "the token may not read artifacts ({status}: {message}); a GitHub workflow needs `actions: read`, a GitLab job token needs access to the project"
             ),
             MissingBaseline::NoSource => f.write_str("no baseline source was given"),
         }

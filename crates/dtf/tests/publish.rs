@@ -695,3 +695,303 @@ fn nothing_to_publish_is_bad_input() {
         text(&o).1
     );
 }
+
+// GitLab CI: the same binary under `GITLAB_CI=true`, the API at `CI_API_V4_URL`.
+
+const GL_NOTE_TOKEN: &str = "glpat-E2Enote0123456789abcdef";
+const GL_JOB_TOKEN: &str = "glcbt-E2Ejob0123456789abcdef";
+
+fn assert_no_gitlab_token(o: &Output) {
+    let (out, err) = text(o);
+    for t in [GL_NOTE_TOKEN, GL_JOB_TOKEN] {
+        assert!(!out.contains(t), "a token is on stdout:\n{out}");
+        assert!(!err.contains(t), "a token is on stderr:\n{err}");
+    }
+}
+
+/// A GitLab merge request pipeline (!7 of project 42, `feature` into `main`) talking to
+/// `server`, with the job token and, when `note_token`, the project access token.
+fn gitlab_env(server: &Server, note_token: bool) -> Vec<(&'static str, String)> {
+    let mut env = vec![
+        ("GITLAB_CI", "true".to_owned()),
+        ("CI", "true".to_owned()),
+        ("CI_API_V4_URL", format!("{}/api/v4", server.url())),
+        ("CI_SERVER_URL", server.url()),
+        ("CI_PROJECT_ID", "42".to_owned()),
+        ("CI_PROJECT_PATH", "group/app".to_owned()),
+        ("CI_PIPELINE_SOURCE", "merge_request_event".to_owned()),
+        ("CI_MERGE_REQUEST_IID", "7".to_owned()),
+        ("CI_MERGE_REQUEST_TARGET_BRANCH_NAME", "main".to_owned()),
+        ("CI_MERGE_REQUEST_SOURCE_BRANCH_NAME", "feature".to_owned()),
+        ("CI_DEFAULT_BRANCH", "main".to_owned()),
+        ("CI_COMMIT_SHA", "headsha".to_owned()),
+        ("CI_COMMIT_REF_NAME", "feature".to_owned()),
+        ("CI_PIPELINE_ID", "9001".to_owned()),
+        ("CI_JOB_ID", "555".to_owned()),
+        ("CI_JOB_TOKEN", GL_JOB_TOKEN.to_owned()),
+    ];
+    if note_token {
+        env.push(("DTF_GITLAB_TOKEN", GL_NOTE_TOKEN.to_owned()));
+    }
+    env
+}
+
+const GL_NOTES: &str = "/api/v4/projects/42/merge_requests/7/notes";
+
+#[test]
+fn publish_to_gitlab_writes_the_note_and_the_summary_file() {
+    let tmp = tempfile::tempdir().expect("temp");
+    let server = Server::start(vec![
+        Route {
+            headers: vec![
+                ("content-type".to_owned(), "application/json".to_owned()),
+                ("x-next-page".to_owned(), "2".to_owned()),
+            ],
+            ..route(
+                "GET",
+                &format!("{GL_NOTES}?per_page=100&page=1"),
+                200,
+                json!([{"id": 1, "body": "hello", "system": false}]),
+            )
+        },
+        Route {
+            headers: vec![
+                ("content-type".to_owned(), "application/json".to_owned()),
+                ("x-next-page".to_owned(), String::new()),
+            ],
+            ..route(
+                "GET",
+                &format!("{GL_NOTES}?per_page=100&page=2"),
+                200,
+                json!([{"id": 2, "body": "<!-- dtf:report -->\nold", "system": false}]),
+            )
+        },
+        route("PUT", &format!("{GL_NOTES}/2"), 200, json!({"id": 2})),
+    ]);
+    let report = report_dir(tmp.path());
+    let o = dtf(
+        tmp.path(),
+        &[
+            "publish",
+            "--from-report",
+            report.to_str().expect("utf-8"),
+            "--out",
+            "published",
+        ],
+        &gitlab_env(&server, true),
+    );
+    let (_, err) = text(&o);
+    assert!(o.status.success(), "{err}");
+    assert_no_gitlab_token(&o);
+    assert!(
+        err.contains("publishing to gitlab group/app, merge request !7 (commit headsha)"),
+        "{err}"
+    );
+    assert!(
+        err.contains("notice: results not published: GitLab shows test results"),
+        "{err}"
+    );
+    assert!(err.contains("comment: updated"), "{err}");
+    assert!(err.contains("published/dtf-summary.md"), "{err}");
+    assert_eq!(
+        std::fs::read_to_string(tmp.path().join("published/dtf-summary.md")).expect("written"),
+        "# Test report\n1 failed, 2 passed\n"
+    );
+    let requests = server.requests();
+    assert_eq!(
+        requests
+            .iter()
+            .map(|r| format!("{} {}", r.method, r.target))
+            .collect::<Vec<_>>(),
+        [
+            format!("GET {GL_NOTES}?per_page=100&page=1"),
+            format!("GET {GL_NOTES}?per_page=100&page=2"),
+            format!("PUT {GL_NOTES}/2"),
+        ]
+    );
+    for r in &requests {
+        assert_eq!(
+            r.headers.get("private-token").map(String::as_str),
+            Some(GL_NOTE_TOKEN)
+        );
+        assert!(!r.headers.contains_key("job-token"), "{r:?}");
+    }
+    let put = &requests[2];
+    assert_eq!(
+        put.headers.get("content-type").map(String::as_str),
+        Some("application/x-www-form-urlencoded")
+    );
+    let body = String::from_utf8_lossy(&put.body);
+    assert_eq!(
+        body,
+        "body=%3C%21--+dtf%3Areport+--%3E%0A%23%23+Tests%3A+1+failed%0A"
+    );
+}
+
+#[test]
+fn gitlab_with_only_the_job_token_skips_the_note_and_keeps_it_in_the_summary_file() {
+    let tmp = tempfile::tempdir().expect("temp");
+    let server = Server::start(vec![]);
+    let report = report_dir(tmp.path());
+    let o = dtf(
+        tmp.path(),
+        &[
+            "publish",
+            "--provider",
+            "auto",
+            "--from-report",
+            report.to_str().expect("utf-8"),
+            "--out",
+            "published",
+            "--fail-on-error",
+        ],
+        &gitlab_env(&server, false),
+    );
+    let (_, err) = text(&o);
+    assert!(o.status.success(), "{err}");
+    assert_no_gitlab_token(&o);
+    assert!(
+        err.contains("notice: comment not posted: only CI_JOB_TOKEN"),
+        "{err}"
+    );
+    assert!(err.contains("DTF_GITLAB_TOKEN"), "{err}");
+    let summary =
+        std::fs::read_to_string(tmp.path().join("published/dtf-summary.md")).expect("written");
+    assert!(summary.contains("## Tests: 1 failed"), "{summary}");
+    assert!(summary.contains("# Test report"), "{summary}");
+    assert!(server.requests().is_empty());
+}
+
+#[test]
+fn gitlab_errors_never_show_the_tokens() {
+    let tmp = tempfile::tempdir().expect("temp");
+    let server = Server::start(vec![route(
+        "GET",
+        &format!("{GL_NOTES}?per_page=100&page=1"),
+        400,
+        json!({"message": format!("bad token {GL_NOTE_TOKEN} and {GL_JOB_TOKEN}")}),
+    )]);
+    let report = report_dir(tmp.path());
+    let o = dtf(
+        tmp.path(),
+        &[
+            "publish",
+            "--provider",
+            "gitlab",
+            "--comment",
+            report.join("comment.md").to_str().expect("utf-8"),
+            "--out",
+            "published",
+            "--fail-on-error",
+        ],
+        &gitlab_env(&server, true),
+    );
+    let (_, err) = text(&o);
+    assert_eq!(o.status.code(), Some(4), "{err}");
+    assert_no_gitlab_token(&o);
+    assert!(err.contains("400"), "{err}");
+    assert!(err.contains("***"), "{err}");
+}
+
+fn zip_of(name: &str, text: &str) -> Vec<u8> {
+    let mut zip = std::io::Cursor::new(Vec::new());
+    {
+        let mut w = zip::ZipWriter::new(&mut zip);
+        w.start_file(name, zip::write::SimpleFileOptions::default())
+            .expect("start");
+        w.write_all(text.as_bytes()).expect("write");
+        w.finish().expect("finish");
+    }
+    zip.into_inner()
+}
+
+#[test]
+fn the_gitlab_baseline_follows_the_redirect_without_any_token() {
+    let tmp = tempfile::tempdir().expect("temp");
+    let storage = Server::start(vec![Route {
+        method: "GET",
+        target: "/bucket/artifacts.zip?X-Amz-Signature=SIGNED".to_owned(),
+        status: 200,
+        headers: vec![],
+        body: zip_of("dtf-report/summary.json", "{\"schema\":\"dtf.summary.v1\"}"),
+    }]);
+    let api = Server::start(vec![Route {
+        method: "GET",
+        target: "/api/v4/projects/42/jobs/artifacts/main/download?job=report".to_owned(),
+        status: 302,
+        headers: vec![(
+            "location".to_owned(),
+            format!(
+                "{}/bucket/artifacts.zip?X-Amz-Signature=SIGNED",
+                storage.url()
+            ),
+        )],
+        body: vec![],
+    }]);
+    let o = dtf(
+        tmp.path(),
+        &[
+            "baseline",
+            "--provider",
+            "gitlab",
+            "--job",
+            "report",
+            "--out",
+            "base",
+        ],
+        &gitlab_env(&api, true),
+    );
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{err}");
+    assert_no_gitlab_token(&o);
+    assert_eq!(out.trim(), "base");
+    assert!(
+        err.contains("baseline from gitlab group/app, branch main"),
+        "{err}"
+    );
+    assert!(!err.contains("SIGNED"), "{err}");
+    assert_eq!(
+        std::fs::read_to_string(tmp.path().join("base/dtf-report/summary.json")).expect("unpacked"),
+        "{\"schema\":\"dtf.summary.v1\"}"
+    );
+    let api_requests = api.requests();
+    assert_eq!(api_requests.len(), 1);
+    assert_eq!(
+        api_requests[0].headers.get("job-token").map(String::as_str),
+        Some(GL_JOB_TOKEN)
+    );
+    assert!(!api_requests[0].headers.contains_key("private-token"));
+    let stored = storage.requests();
+    assert_eq!(stored.len(), 1);
+    for (k, v) in &stored[0].headers {
+        assert!(
+            !v.contains(GL_JOB_TOKEN) && !v.contains(GL_NOTE_TOKEN),
+            "storage got a token in {k}"
+        );
+    }
+    assert!(!stored[0].headers.contains_key("job-token"));
+    assert!(!stored[0].headers.contains_key("private-token"));
+    assert!(!stored[0].headers.contains_key("authorization"));
+}
+
+#[test]
+fn no_gitlab_baseline_on_a_first_build_is_not_an_error() {
+    let tmp = tempfile::tempdir().expect("temp");
+    let server = Server::start(vec![route(
+        "GET",
+        "/api/v4/projects/42/jobs/artifacts/main/download?job=dtf-report",
+        404,
+        json!({"message": "404 Not found"}),
+    )]);
+    let o = dtf(
+        tmp.path(),
+        &["baseline", "--job", "dtf-report", "--out", "base"],
+        &gitlab_env(&server, false),
+    );
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{err}");
+    assert_no_gitlab_token(&o);
+    assert_eq!(out, "");
+    assert!(err.contains("no baseline: first build on main"), "{err}");
+    assert_eq!(server.requests().len(), 1);
+}

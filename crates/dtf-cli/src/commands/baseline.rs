@@ -18,7 +18,12 @@ use crate::{CliError, Finished};
 #[derive(Args, Debug)]
 #[command(after_help = "Examples:
   dtf baseline --artifact dtf-results --out baseline/
-  dtf baseline --provider local --from previous-report/ --out baseline/")]
+  dtf baseline --provider local --from previous-report/ --out baseline/
+  dtf baseline --provider gitlab --job report --out baseline/   # in a GitLab job
+
+On GitLab the baseline is the artifacts archive of --job in the latest successful
+pipeline on the merge request's target branch (else this branch), downloaded with
+CI_JOB_TOKEN (or the --token-env token) and unpacked whole into --out.")]
 pub struct BaselineArgs {
     #[command(flatten)]
     pub provider: ProviderArgs,
@@ -26,6 +31,9 @@ pub struct BaselineArgs {
     /// report folder under).
     #[arg(long, value_name = "NAME", default_value = "dtf-results")]
     pub artifact: String,
+    /// GitLab: the job whose artifacts are the baseline (the report job).
+    #[arg(long, value_name = "NAME", default_value = "report")]
+    pub job: String,
     /// Where to unpack it.
     #[arg(long, value_name = "DIR", default_value = "baseline")]
     pub out: PathBuf,
@@ -41,7 +49,9 @@ pub struct BaselineArgs {
 
 pub fn run(args: &BaselineArgs, quiet: bool) -> Result<Finished, CliError> {
     // The local provider writes nothing here; its folder is only where it would.
-    let provider = args.provider.open(&args.out, args.from.as_deref())?;
+    let provider = args
+        .provider
+        .open(&args.out, args.from.as_deref(), Some(&args.job))?;
     if !quiet {
         eprintln!("{}", describe(provider.as_ref()));
     }

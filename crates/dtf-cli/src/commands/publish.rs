@@ -1,6 +1,6 @@
 //! `dtf publish`: the results where the CI provider shows them: the job summary, the
 //! native test results (a GitHub check run with annotations), and the one sticky comment
-//! on the pull request.
+//! on the pull request (GitHub) or merge request note (GitLab).
 //!
 //! Publishing never fails a build whose tests ran: a provider that refuses (a fork's
 //! read-only token), lacks a feature or cannot be reached leaves a notice on standard
@@ -17,8 +17,8 @@ use clap::{Args, ValueEnum};
 
 use dtf_core::summary::Summary;
 use dtf_provider::{
-    CommentOutcome, HttpPolicy, Provider, ProviderError, ProviderKind, PublishOutcome,
-    PublishedResults, ResultsOptions, Settings, SkipReason, SummaryOutcome,
+    CommentOutcome, HttpPolicy, Provider, ProviderError, ProviderKind, ProviderName,
+    PublishOutcome, PublishedResults, ResultsOptions, Settings, SkipReason, SummaryOutcome,
 };
 use dtf_report::CommentOptions;
 use dtf_report::comment::DEFAULT_MARKER;
@@ -29,9 +29,14 @@ use crate::{CliError, Finished};
 /// Which provider to talk to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum ProviderChoice {
-    /// GitHub on GitHub Actions (GITHUB_ACTIONS=true), local files elsewhere.
+    /// GitHub on GitHub Actions (GITHUB_ACTIONS=true), GitLab on GitLab CI
+    /// (GITLAB_CI=true), local files elsewhere.
     Auto,
     Github,
+    /// GitLab CI, gitlab.com or self-managed (the API from CI_API_V4_URL): the merge
+    /// request note, job artifacts as the baseline; results come from
+    /// artifacts:reports:junit and the summary is written to --out/dtf-summary.md.
+    Gitlab,
     /// Files in the --out folder.
     Local,
 }
@@ -43,8 +48,13 @@ pub struct ProviderArgs {
     #[arg(long, value_enum, default_value = "auto")]
     pub provider: ProviderChoice,
     /// The environment variable holding the API token. Its value is never printed.
-    #[arg(long, value_name = "NAME", default_value = "GITHUB_TOKEN")]
-    pub token_env: String,
+    /// Default: GITHUB_TOKEN on GitHub; on GitLab DTF_GITLAB_TOKEN, else GITLAB_TOKEN: a
+    /// project access token (scope api, role Reporter) for the merge request note, sent
+    /// as PRIVATE-TOKEN. CI_JOB_TOKEN cannot write notes; with only it, the note is
+    /// skipped with a notice and its text goes to the summary file, and it still
+    /// downloads the baseline.
+    #[arg(long, value_name = "NAME")]
+    pub token_env: Option<String>,
     /// Seconds to wait for one API answer before trying again.
     #[arg(long, value_name = "SECONDS", default_value_t = 30)]
     pub http_timeout: u64,
@@ -60,16 +70,19 @@ impl ProviderArgs {
         &self,
         local_dir: &Path,
         local_baseline: Option<&Path>,
+        baseline_job: Option<&str>,
     ) -> Result<Box<dyn Provider>, CliError> {
         let settings = Settings {
             kind: match self.provider {
                 ProviderChoice::Auto => ProviderKind::Auto,
                 ProviderChoice::Github => ProviderKind::Github,
+                ProviderChoice::Gitlab => ProviderKind::Gitlab,
                 ProviderChoice::Local => ProviderKind::Local,
             },
             local_dir: local_dir.to_owned(),
             local_baseline: local_baseline.map(Path::to_owned),
-            token_variable: Some(self.token_env.clone()),
+            token_variable: self.token_env.clone(),
+            baseline_job: baseline_job.map(str::to_owned),
             http: HttpPolicy {
                 request_timeout: Duration::from_secs(self.http_timeout.max(1)),
                 max_rate_limit_wait: Duration::from_secs(self.max_rate_limit_wait),
@@ -88,7 +101,12 @@ impl ProviderArgs {
 #[command(after_help = "Examples:
   dtf publish --from-report report/
   dtf publish --comment report/comment.md --summary report/summary.md --results report/summary.json
-  dtf publish --provider local --from-report report/ --out published/")]
+  dtf publish --provider local --from-report report/ --out published/
+  dtf publish --provider gitlab --from-report report/ --out report/   # in a GitLab job
+
+On GitLab the note needs a project access token in DTF_GITLAB_TOKEN (or --token-env);
+the summary has no page of its own there and is written to --out/dtf-summary.md, and
+test results show through artifacts:reports:junit, so --results publishes nothing.")]
 pub struct PublishArgs {
     #[command(flatten)]
     pub provider: ProviderArgs,
@@ -112,7 +130,7 @@ pub struct PublishArgs {
     /// The check run's name.
     #[arg(long, value_name = "NAME", default_value = "dtf")]
     pub check_name: String,
-    /// The local provider's folder.
+    /// The local provider's folder; on GitLab, where dtf-summary.md is written.
     #[arg(long, value_name = "DIR", default_value = "dtf-publish")]
     pub out: PathBuf,
     /// Exit with code 4 when the provider could not be reached or answered an error.
@@ -238,7 +256,7 @@ impl Report {
 
 pub fn run(args: &PublishArgs, quiet: bool) -> Result<Finished, CliError> {
     let inputs = Inputs::read(args)?;
-    let provider = args.provider.open(&args.out, None)?;
+    let provider = args.provider.open(&args.out, None, None)?;
     let mut report = Report {
         quiet,
         errors: Vec::new(),
@@ -355,9 +373,10 @@ pub fn describe(provider: &dyn Provider) -> String {
     if let Some(r) = &c.repository {
         s.push_str(&format!(" {r}"));
     }
-    match c.change_request {
-        Some(n) => s.push_str(&format!(", pull request #{n}")),
-        None => s.push_str(", no pull request"),
+    match (c.change_request, c.provider) {
+        (Some(n), ProviderName::Gitlab) => s.push_str(&format!(", merge request !{n}")),
+        (Some(n), _) => s.push_str(&format!(", pull request #{n}")),
+        (None, _) => s.push_str(", no pull request"),
     }
     if let Some(sha) = &c.head_sha {
         s.push_str(&format!(" (commit {})", sha.get(..12).unwrap_or(sha)));

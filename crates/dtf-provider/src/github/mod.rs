@@ -28,7 +28,7 @@
 
 mod baseline;
 mod checks;
-mod comment;
+pub(crate) mod comment;
 mod event;
 mod transport;
 
