@@ -290,6 +290,19 @@ pub struct PlanArgs {
     /// gitlab-child-pipeline, jenkins, azure-matrix.
     #[arg(long, value_name = "FORMAT")]
     pub emit: Option<String>,
+    /// With --emit gitlab-child-pipeline: what each shard job runs ({shard}, {total},
+    /// {pool} and {wave} are filled in).
+    #[arg(long, requires = "emit", value_name = "COMMAND")]
+    pub emit_command: Option<String>,
+    /// With --emit gitlab-child-pipeline: the artifact each shard job keeps.
+    #[arg(long, requires = "emit", value_name = "PATH")]
+    pub emit_artifact: Option<String>,
+    /// With --emit gitlab-child-pipeline: the parent pipeline's job that wrote plan.json.
+    #[arg(long, requires = "emit", value_name = "JOB")]
+    pub emit_plan_job: Option<String>,
+    /// With --emit gitlab-child-pipeline: the shard jobs' stage.
+    #[arg(long, requires = "emit", value_name = "STAGE")]
+    pub emit_stage: Option<String>,
     /// With --emit: the wave to emit, for plans that run in waves.
     #[arg(long, requires = "emit")]
     pub wave: Option<u32>,

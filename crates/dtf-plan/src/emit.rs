@@ -448,9 +448,13 @@ fn gitlab_child_pipeline(ctx: &Ctx<'_>, shards: &[&PlannedShard]) -> String {
             yaml_str(&format!("dtf-shard-{}", s.index))
         ));
         out.push_str(&format!("  stage: {}\n", yaml_str(&stage_of(s.wave))));
-        out.push_str("  tags:\n");
-        for l in labels(s) {
-            out.push_str(&format!("    - {}\n", yaml_str(l)));
+        // A pool without labels runs anywhere: its name is no runner tag, and a job
+        // with tags no runner has would wait forever.
+        if !s.labels.is_empty() {
+            out.push_str("  tags:\n");
+            for l in &s.labels {
+                out.push_str(&format!("    - {}\n", yaml_str(l)));
+            }
         }
         out.push_str("  variables:\n");
         out.push_str(&format!("    DTF_SHARD: \"{}\"\n", s.index));

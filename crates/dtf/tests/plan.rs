@@ -130,6 +130,42 @@ fn the_demo_results_plan_and_emit() {
         assert!(out.status.success(), "{format}: {}", stderr(&out));
         assert!(!out.stdout.is_empty(), "{format}");
     }
+
+    // The child pipeline runs what it is told, and a pool without labels (the implicit
+    // one here) gets no tags: it runs on any runner.
+    let out = dtf(
+        tmp.path(),
+        &[
+            "plan",
+            "--shards",
+            "3",
+            "--timings",
+            junit,
+            "--emit",
+            "gitlab-child-pipeline",
+            "--emit-command",
+            "dtf run --plan plan.json --shard {shard} --framework pytest",
+            "--emit-plan-job",
+            "plan",
+            "--emit-stage",
+            "shards",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let child = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        child.contains("dtf run --plan plan.json --shard 3 --framework pytest"),
+        "{child}"
+    );
+    assert!(
+        child.contains("job: plan") || child.contains("job: \"plan\""),
+        "{child}"
+    );
+    assert!(
+        child.contains("- shards") || child.contains("- \"shards\""),
+        "{child}"
+    );
+    assert!(!child.contains("tags:"), "{child}");
 }
 
 #[test]

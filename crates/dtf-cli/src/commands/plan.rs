@@ -183,10 +183,14 @@ pub fn run(args: &PlanArgs, quiet: bool) -> Result<Finished, CliError> {
     }
     if let Some(format) = &args.emit {
         let format: EmitFormat = format.parse().map_err(bad)?;
+        let defaults = EmitOptions::default();
         let options = EmitOptions {
+            command: args.emit_command.clone().unwrap_or(defaults.command),
+            artifact: args.emit_artifact.clone().unwrap_or(defaults.artifact),
+            plan_job: args.emit_plan_job.clone().unwrap_or(defaults.plan_job),
+            stage: args.emit_stage.clone().unwrap_or(defaults.stage),
             wave: args.wave,
             part: args.part,
-            ..EmitOptions::default()
         };
         let text = emit(&plan, format, &options).map_err(bad)?;
         print_out(&text)?;
