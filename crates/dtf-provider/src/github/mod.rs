@@ -61,7 +61,8 @@ pub const DEFAULT_API_URL: &str = "https://api.github.com";
 
 /// Everything the GitHub adapter takes from the environment, read in one place
 /// ([`GitHubConfig::from_env`]) so tests can describe any build as a map.
-#[derive(Clone)]
+// Debug is safe to derive: `Token` prints `***`.
+#[derive(Clone, Debug)]
 pub struct GitHubConfig {
     /// `GITHUB_API_URL`, without a trailing `/`.
     pub api_url: String,
@@ -75,22 +76,6 @@ pub struct GitHubConfig {
     /// From `dtf-env`, read as GitHub Actions whatever the detection says.
     pub metadata: BuildMetadata,
     pub http: HttpPolicy,
-}
-
-impl fmt::Debug for GitHubConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("GitHubConfig")
-            .field("api_url", &self.api_url)
-            .field("token", &self.token)
-            .field("token_variable", &self.token_variable)
-            .field("event_name", &self.event_name)
-            .field("event_path", &self.event_path)
-            .field("step_summary", &self.step_summary)
-            .field("workspace", &self.workspace)
-            .field("metadata", &self.metadata)
-            .field("http", &self.http)
-            .finish()
-    }
 }
 
 impl GitHubConfig {

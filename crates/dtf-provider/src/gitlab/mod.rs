@@ -60,7 +60,8 @@ pub const SUMMARY_FILE: &str = "dtf-summary.md";
 
 /// Everything the GitLab adapter takes from the environment, read in one place
 /// ([`GitLabConfig::from_env`]) so tests can describe any build as a map.
-#[derive(Clone)]
+// Debug is safe to derive: `Token` prints `***`.
+#[derive(Clone, Debug)]
 pub struct GitLabConfig {
     /// `CI_API_V4_URL`, else `CI_SERVER_URL` + `/api/v4`; without a trailing `/`.
     pub api_url: String,
@@ -87,22 +88,6 @@ pub struct GitLabConfig {
     /// From `dtf-env`, read as GitLab CI whatever the detection says.
     pub metadata: BuildMetadata,
     pub http: HttpPolicy,
-}
-
-impl fmt::Debug for GitLabConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("GitLabConfig")
-            .field("api_url", &self.api_url)
-            .field("project", &self.project)
-            .field("token", &self.token)
-            .field("token_variable", &self.token_variable)
-            .field("job_token", &self.job_token)
-            .field("baseline_job", &self.baseline_job)
-            .field("summary_path", &self.summary_path)
-            .field("metadata", &self.metadata)
-            .field("http", &self.http)
-            .finish_non_exhaustive()
-    }
 }
 
 impl GitLabConfig {
