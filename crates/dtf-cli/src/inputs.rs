@@ -121,6 +121,7 @@ fn first_timestamp(path: &Path) -> Option<String> {
     let value = rest[1..].split(quote).next()?;
     let b = value.as_bytes();
     let iso = b.len() >= 19
+        && b[..19].is_ascii()
         && b[..4].iter().all(u8::is_ascii_digit)
         && b[4] == b'-'
         && b[7] == b'-'
@@ -212,7 +213,9 @@ mod tests {
         let kept = in_run_order(vec![rerun.clone(), one.clone(), bare.clone()]);
         assert_eq!(names(&kept), ["rerun-1.xml", "shard-1.xml", "shard-3.xml"]);
 
-        // Something that is not a date is not a time either.
+        // Something that is not a date is not a time either, even one that starts like it.
+        let near = suite_file(d, "near.xml", Some("2026-11-25T08:1xéé"));
+        assert_eq!(first_timestamp(&near), None);
         let odd = suite_file(d, "odd.xml", Some("yesterday"));
         let kept = in_run_order(vec![rerun, odd]);
         assert_eq!(names(&kept), ["rerun-1.xml", "odd.xml"]);
