@@ -375,12 +375,17 @@ fn exit_codes() {
     for (db, says) in [("cut.db", "corrupt"), ("junk.db", "not a SQLite database")] {
         let before = std::fs::read(dir.join(db)).expect("read");
         run(&good(&["--db", db]), 3, &[db, says]);
+        let out = format!("out-{db}");
         check_exit(
             dir,
-            &["report", "-o", "out", "--db", db, "now.xml", "rerun.xml"],
+            &["report", "-o", &out, "--db", db, "now.xml", "rerun.xml"],
             3,
             &[db, says],
         );
+        // The merge succeeded: its reports are written all the same.
+        for file in ["summary.md", "report.html", "junit.xml", "summary.json"] {
+            assert!(dir.join(&out).join(file).is_file(), "{db}: {file}");
+        }
         assert_eq!(std::fs::read(dir.join(db)).expect("read"), before, "{db}");
     }
 

@@ -273,7 +273,14 @@ pub fn write_reports(
         .any(|f| matches!(f, ReportFormat::Md | ReportFormat::Html));
     let data = if needs_data {
         let mut data = report_data(merged, &summary, title, max_html_tests)?;
-        data.timeline = load_timelines(timelines)?;
+        // The chart is an extra: an unreadable timeline must not cost the reports.
+        data.timeline = match load_timelines(timelines) {
+            Ok(t) => t,
+            Err(e) => {
+                eprintln!("warning: the timeline chart is left out: {e}");
+                None
+            }
+        };
         if let Some(c) = comparison {
             data.comparison = Some(c.comparison.clone());
             data.queries = c.queries.clone();
@@ -321,14 +328,29 @@ pub fn write_reports(
 }
 
 pub fn run(args: &ReportArgs, quiet: bool) -> Result<Finished, CliError> {
+    // A baseline, history or query that cannot be read costs the comparison, not the
+    // reports of a merge that succeeded: they are written, and the exit code says 3.
+    let mut left_out: Vec<String> = Vec::new();
     let against = if args.against.wanted() {
-        Some(Against::open(&args.against, quiet)?)
+        match Against::open(&args.against, quiet) {
+            Ok(a) => Some(a),
+            Err(e) => {
+                left_out.push(e.to_string());
+                None
+            }
+        }
     } else {
         None
     };
     let merged = merge_inputs(&args.common, quiet)?;
     let compared = match &against {
-        Some(a) => Some(a.compare(&merged, &args.against)?),
+        Some(a) => match a.compare(&merged, &args.against) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                left_out.push(e.to_string());
+                None
+            }
+        },
         None => None,
     };
     let written = write_reports(
@@ -359,6 +381,12 @@ pub fn run(args: &ReportArgs, quiet: bool) -> Result<Finished, CliError> {
         for (what, why) in &merged.problems {
             eprintln!("  not merged: {what}: {why}");
         }
+    }
+    for why in &left_out {
+        eprintln!("error: the comparison is left out of the reports: {why}");
+    }
+    if !left_out.is_empty() {
+        return Ok(Finished::SomeInputsBad);
     }
     Ok(merged.finished(args.common.fail_on_failures))
 }
