@@ -680,7 +680,8 @@ impl Store {
         let mut stats = w.write(record)?;
         drop(w);
         if let Some(keep) = options.keep_builds {
-            stats.pruned_builds = prune_in(&tx, &path, keep)?;
+            // The build just written is never the one pruned, however old its time.
+            stats.pruned_builds = prune_in(&tx, &path, keep, Some(&record.info.build_id))?;
         }
         tx.commit().map_err(|e| sql_error(&path, e))?;
         Ok(stats)
@@ -930,7 +931,7 @@ impl Store {
     pub fn prune(&mut self, keep_builds: usize) -> Result<usize> {
         let path = self.path.clone();
         let tx = self.write_tx()?;
-        let removed = prune_in(&tx, &path, keep_builds)?;
+        let removed = prune_in(&tx, &path, keep_builds, None)?;
         tx.commit().map_err(|e| sql_error(&path, e))?;
         if removed > 0 {
             // VACUUM rewrites the file through the journal too: atomic like the rest.
@@ -1046,7 +1047,7 @@ impl Store {
         }
         drop(writer);
         if let Some(keep) = options.keep_builds {
-            stats.pruned_builds = prune_in(&tx, &path, keep)?;
+            stats.pruned_builds = prune_in(&tx, &path, keep, None)?;
         }
         tx.commit().map_err(|e| sql_error(&path, e))?;
         Ok(stats)
@@ -1241,16 +1242,24 @@ fn read_build_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, BuildInfo)> {
 
 /// Deletes the oldest builds beyond `keep`, and the test ids and runners nothing uses
 /// any more.
-fn prune_in(tx: &Transaction<'_>, path: &Path, keep: usize) -> Result<usize> {
+/// Keeps the newest `keep` builds. `spare` (a build id) is always kept and counts as
+/// one of them.
+fn prune_in(tx: &Transaction<'_>, path: &Path, keep: usize, spare: Option<&str>) -> Result<usize> {
     let err = |e| sql_error(path, e);
+    let others = if spare.is_some() {
+        keep.saturating_sub(1)
+    } else {
+        keep
+    };
     let keys: Vec<i64> = {
         let mut stmt = tx
             .prepare(
-                "SELECT build_key FROM builds ORDER BY time_unix DESC, build_key DESC \
-                 LIMIT -1 OFFSET ?1",
+                "SELECT build_key FROM builds WHERE build_id IS NOT ?2 \
+                 ORDER BY time_unix DESC, build_key DESC LIMIT -1 OFFSET ?1",
             )
             .map_err(err)?;
-        stmt.query_map([i64::try_from(keep).unwrap_or(i64::MAX)], |r| r.get(0))
+        let offset = i64::try_from(others).unwrap_or(i64::MAX);
+        stmt.query_map(rusqlite::params![offset, spare], |r| r.get(0))
             .and_then(|rows| rows.collect::<rusqlite::Result<Vec<i64>>>())
             .map_err(err)?
     };

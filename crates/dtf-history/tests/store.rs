@@ -398,6 +398,28 @@ fn ingest_with_retention_prunes_in_the_same_write() {
         .collect();
     assert_eq!(ids, ["d", "c"]);
     assert_eq!(count(&store, "SELECT count(*) FROM tests"), 2);
+
+    // A build older than those kept (a re-run of an old pipeline) is still kept: it
+    // counts as one of the two, and the oldest of the others goes.
+    let s = store
+        .ingest_with(&build("old", "main", -5, &[("old", Status::Passed)]), &keep)
+        .unwrap();
+    assert_eq!(s.pruned_builds, 1);
+    let ids: Vec<String> = store
+        .builds(None, 10)
+        .unwrap()
+        .into_iter()
+        .map(|b| b.build_id)
+        .collect();
+    assert_eq!(ids, ["d", "old"]);
+    // Keeping no builds still keeps the one just written.
+    let none = IngestOptions {
+        keep_builds: Some(0),
+    };
+    store
+        .ingest_with(&build("e", "main", 9, &[("e", Status::Passed)]), &none)
+        .unwrap();
+    assert_eq!(store.build_count().unwrap(), 1);
 }
 
 fn export_text(store: &Store) -> String {
