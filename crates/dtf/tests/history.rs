@@ -524,3 +524,54 @@ fn bad_input_exits_3_and_unwritable_output_exits_4() {
     );
     check_exit(dir, &["query", "--db", "h.db"], 2, &[]);
 }
+
+/// A query on a history of an older schema answers from a migrated copy and leaves the
+/// file exactly as it was (an older dtf must still read it). The version 1 file is made
+/// with version 1's own SQL, by Python's sqlite3.
+#[test]
+fn a_query_never_rewrites_an_older_history() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let db = tmp.path().join("v1.db");
+    let schema = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../dtf-history/src/store/schema.rs"),
+    )
+    .expect("schema.rs");
+    let start = schema.find("pub const V1: &str = \"").expect("V1") + 22;
+    let v1 = &schema[start..start + schema[start..].find("\";\n").expect("end of V1")];
+    let script = "import sqlite3, sys\n\
+        c = sqlite3.connect(sys.argv[1]); c.executescript(sys.stdin.read())\n\
+        c.executescript(\"INSERT INTO builds (build_key, build_id, provider, branch, time_unix) \
+        VALUES (1, 'old-1', 'github', 'main', 100); INSERT INTO tests (test_key, test_id) \
+        VALUES (1, 'mod::t1'); INSERT INTO test_results (build_key, test_key, status, attempts) \
+        VALUES (1, 1, 'passed', 1);\")\nc.commit()\n";
+    let mut py = Command::new("python3")
+        .args(["-c", script])
+        .arg(&db)
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3 runs (installed by .ci/run)");
+    std::io::Write::write_all(
+        py.stdin.as_mut().expect("stdin"),
+        v1.replace("\\\n", "").as_bytes(),
+    )
+    .expect("write");
+    assert!(py.wait().expect("wait").success());
+    let before = std::fs::read(&db).expect("read");
+
+    let out = dtf(
+        tmp.path(),
+        &[
+            "query",
+            "--db",
+            "v1.db",
+            "SELECT test_id, status FROM results",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("mod::t1"));
+    assert_eq!(std::fs::read(&db).expect("read"), before);
+}

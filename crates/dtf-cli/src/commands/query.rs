@@ -93,13 +93,32 @@ pub fn named_queries(config: Option<&Path>) -> Result<Vec<NamedQuery>, CliError>
     Ok(queries::with_builtin(configured))
 }
 
-/// Opens the history for queries, migrating an older schema first (that needs a write,
-/// which the read-only connection cannot do).
+/// Opens the history for queries. An older schema is migrated in a copy: a query must
+/// never rewrite the user's file (an older dtf could no longer read it).
 pub fn open_for_query(db: &Path) -> Result<Store, CliError> {
     match Store::open_read_only(db) {
         Err(StoreError::NeedsMigration { .. }) => {
-            drop(Store::open(db).map_err(store_error)?);
-            Store::open_read_only(db).map_err(store_error)
+            let copy = std::env::temp_dir().join(format!(
+                "dtf-query-{}-{}.db",
+                std::process::id(),
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_nanos())
+            ));
+            std::fs::copy(db, &copy).map_err(|e| {
+                CliError::BadInput(anyhow!(e).context(format!(
+                    "copying {} to migrate it for the query",
+                    db.display()
+                )))
+            })?;
+            let opened = Store::open(&copy).and_then(|s| {
+                drop(s);
+                Store::open_read_only(&copy)
+            });
+            // The open connection keeps reading the copy; where the system does not
+            // allow removing an open file, it stays in the temporary folder.
+            let _ = std::fs::remove_file(&copy);
+            opened.map_err(store_error)
         }
         other => other.map_err(store_error),
     }
