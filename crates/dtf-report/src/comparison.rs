@@ -12,6 +12,7 @@ use dtf_history::model::{
 };
 use serde::Serialize;
 
+use crate::context::round1;
 use crate::data::QueryTable;
 use crate::filters::{format_duration, format_percent, format_thousands, sparkline};
 
@@ -381,10 +382,6 @@ struct ChartPoint {
     y: f64,
     /// Tooltip: the build and the value.
     label: String,
-}
-
-fn round1(x: f64) -> f64 {
-    (x * 10.0).round() / 10.0
 }
 
 impl TrendChart {

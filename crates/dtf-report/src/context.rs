@@ -270,7 +270,8 @@ const TIMELINE_STATUSES: [&str; 7] = [
     "passed", "failed", "errored", "flaky", "skipped", "lost", "timeout",
 ];
 
-fn round1(x: f64) -> f64 {
+/// Chart coordinates to a tenth of a unit (shared by the timeline and trend charts).
+pub(crate) fn round1(x: f64) -> f64 {
     (x * 10.0).round() / 10.0
 }
 
